@@ -1,0 +1,58 @@
+// ESLint is for correctness only (style is Prettier's). Import boundaries follow house-style §3.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+const restrict = (patterns) => ({ "no-restricted-imports": ["error", { patterns }] });
+
+export default tseslint.config(
+  { ignores: ["dist/**", "node_modules/**", "test-results/**", ".cache/**", "test-host/**", "out/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: false }],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
+    },
+  },
+  {
+    files: ["scripts/**/*.mjs", "esbuild.mjs", "eslint.config.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
+  },
+  {
+    files: ["src/core/**/*.ts"],
+    rules: restrict([
+      { group: ["vscode"], message: "core/ is vscode-free." },
+      { group: ["node-llama-cpp"], message: "Only src/engine imports node-llama-cpp." },
+      { group: ["**/vscode/**", "**/engine/main*", "**/engine/LlamaEngine*", "**/cli/**"], message: "core/ must not depend on outer layers." },
+    ]),
+  },
+  {
+    files: ["src/protocol/**/*.ts"],
+    rules: restrict([
+      { group: ["vscode", "node-llama-cpp", "node:*"], message: "protocol/ is pure types and helpers." },
+      { group: ["**/core/**", "**/vscode/**", "**/engine/**", "**/cli/**"], message: "protocol/ imports only protocol/." },
+    ]),
+  },
+  {
+    files: ["src/engine/**/*.ts"],
+    rules: restrict([
+      { group: ["vscode"], message: "The engine process never imports vscode." },
+      { group: ["**/core/**", "**/vscode/**", "**/cli/**"], message: "engine/ imports only protocol/ (and node-llama-cpp)." },
+    ]),
+  },
+  {
+    files: ["src/vscode/**/*.ts", "src/extension.ts", "src/cli/**/*.ts"],
+    rules: restrict([{ group: ["node-llama-cpp"], message: "Only src/engine imports node-llama-cpp." }]),
+  },
+  {
+    files: ["src/cli/**/*.ts"],
+    rules: restrict([
+      { group: ["vscode"], message: "The CLI never imports vscode." },
+      { group: ["node-llama-cpp"], message: "Only src/engine imports node-llama-cpp." },
+    ]),
+  },
+);

@@ -1,0 +1,188 @@
+import { z } from "zod";
+import type { NotificationSpecs, RequestSpecs } from "./envelope.js";
+
+/** Bumped on every breaking change of the host↔engine messages; the host refuses an engine of another version. */
+export const ENGINE_PROTOCOL_VERSION = 1;
+
+/** GPU backend choice. `"false"` means CPU only; `"auto"` picks the best available backend. */
+export const gpuChoiceSchema = z.enum(["auto", "cuda", "vulkan", "metal", "false"]);
+/** GPU backend choice. */
+export type GpuChoice = z.infer<typeof gpuChoiceSchema>;
+
+const path = z.string().min(1).max(4096);
+const handle = z.string().min(1).max(64);
+const threads = z.number().int().min(1).max(1024);
+/** Large enough for long prompts, small enough that a bogus value is caught before it reaches llama.cpp. */
+const text = z.string().max(4_000_000);
+
+/** One chat message. The engine formats a list of them with the model's own chat template. */
+export const chatMessageSchema = z.object({
+  role: z.enum(["system", "user", "assistant"]),
+  content: text,
+});
+/** One chat message. */
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+
+/** A conversation that ends with a user turn: what the model answers next. */
+const promptMessages = z
+  .array(chatMessageSchema)
+  .min(1)
+  .max(1000)
+  .refine((m) => m[m.length - 1]?.role === "user", { message: "the last message must be a user message" });
+
+/** What the engine reports about a loaded model. */
+export const modelInfoSchema = z.object({
+  modelId: handle,
+  path,
+  architecture: z.string(),
+  layers: z.number().int().nonnegative(),
+  embeddingSize: z.number().int().nonnegative(),
+  contextLength: z.number().int().nonnegative(),
+  vocabSize: z.number().int().nonnegative(),
+  fileSize: z.number().int().nonnegative(),
+  hasChatTemplate: z.boolean(),
+  /** The node-llama-cpp chat wrapper chosen for the model's template, e.g. `ChatML`. */
+  chatWrapper: z.string(),
+  /** llama.cpp's type description, e.g. `llama ?B all F32`. */
+  typeDescription: z.string(),
+  /** The backend actually in use: `cuda`, `vulkan`, `metal`, or `false` for CPU. */
+  gpu: z.union([z.literal(false), z.string()]),
+  gpuLayers: z.number().int().nonnegative(),
+  threads,
+  loadMs: z.number().nonnegative(),
+});
+/** What the engine reports about a loaded model. */
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
+
+/** A LoRA adapter applied to a context. The effective scale is `scale × alpha / rank` (llama.cpp). */
+export const adapterSpecSchema = z.object({
+  path,
+  scale: z.number().finite().min(-100).max(100).default(1),
+});
+
+const timingsSchema = z.object({
+  /** Prompt tokens evaluated before the first generated token. */
+  promptTokens: z.number().int().nonnegative(),
+  /** Milliseconds from the request to the first generated token: prompt evaluation plus one sampling step. */
+  promptMs: z.number().nonnegative(),
+  /** Milliseconds from the request until the first text chunk was sent. */
+  timeToFirstTokenMs: z.number().nonnegative(),
+  generatedTokens: z.number().int().nonnegative(),
+  /** Generated tokens per second after the first one (decode speed). */
+  tokensPerSecond: z.number().nonnegative(),
+  totalMs: z.number().nonnegative(),
+});
+/** Timings of one generation, measured in the engine. */
+export type GenerationTimings = z.infer<typeof timingsSchema>;
+
+/** Host → engine requests. Each is handled by `LlamaEngine` in the engine process. */
+export const engineRequests = {
+  /** Health check and version; the watchdog calls it. */
+  "engine/status": {
+    params: z.object({}),
+    result: z.object({
+      pid: z.number().int(),
+      protocolVersion: z.number().int(),
+      llamaCppRelease: z.string().nullable(),
+      gpu: z.union([z.literal(false), z.string()]).nullable(),
+      models: z.number().int(),
+      contexts: z.number().int(),
+    }),
+  },
+  /** Loads a GGUF model. The first load fixes the process's GPU backend and thread cap. */
+  "engine/loadModel": {
+    params: z.object({
+      modelPath: path,
+      gpu: gpuChoiceSchema.default("auto"),
+      threads,
+      /** Layers to offload; `auto` lets node-llama-cpp fit as many as memory allows. Defaults to `auto`. */
+      gpuLayers: z.union([z.number().int().nonnegative(), z.literal("auto"), z.literal("max")]).default("auto"),
+    }),
+    result: modelInfoSchema,
+  },
+  /** Disposes a model and all its contexts. */
+  "engine/unloadModel": { params: z.object({ modelId: handle }), result: z.object({}) },
+  /** Creates a context (KV cache + sequences) on a loaded model, optionally with LoRA adapters. */
+  "engine/createContext": {
+    params: z.object({
+      modelId: handle,
+      contextSize: z.number().int().min(16).max(1_048_576),
+      /** Parallel sequences; each runs its own generation in the same batch. Defaults to 1. */
+      sequences: z.number().int().min(1).max(64).default(1),
+      adapters: z.array(adapterSpecSchema).max(8).default([]),
+      threads: threads.optional(),
+    }),
+    result: z.object({
+      contextId: handle,
+      contextSize: z.number().int(),
+      sequences: z.number().int(),
+      loadMs: z.number().nonnegative(),
+    }),
+  },
+  /** Disposes a context. */
+  "engine/disposeContext": { params: z.object({ contextId: handle }), result: z.object({}) },
+  /** Streams a chat answer; chunks arrive as `engine/didChunk` tagged with this request's id. */
+  "engine/generate": {
+    params: z.object({
+      contextId: handle,
+      messages: promptMessages,
+      /** 0 is greedy and deterministic. Defaults to 0. */
+      temperature: z.number().finite().min(0).max(5).default(0),
+      maxTokens: z.number().int().min(1).max(1_048_576).default(256),
+      /** Sampling seed; only used when temperature > 0. */
+      seed: z
+        .number()
+        .int()
+        .nonnegative()
+        .max(2 ** 32 - 1)
+        .optional(),
+      topK: z.number().int().min(0).max(100_000).optional(),
+      topP: z.number().min(0).max(1).optional(),
+    }),
+    result: z.object({
+      text: z.string(),
+      stopReason: z.enum(["eogToken", "stopGenerationTrigger", "maxTokens", "abort", "other"]),
+      timings: timingsSchema,
+    }),
+  },
+  /** The prompt's embedding: last token's hidden state after the final norm (the gate feature). */
+  "engine/embed": {
+    params: z.object({
+      modelId: handle,
+      /** Raw text, or chat messages formatted like a prompt (ending with the generation prompt). */
+      input: z.union([z.object({ text: text.min(1) }), z.object({ messages: promptMessages })]),
+    }),
+    result: z.object({ embedding: z.array(z.number()), tokens: z.number().int(), ms: z.number() }),
+  },
+  /** Sum of log-probabilities of `answer` given the prompt, teacher-forced at temperature 0. */
+  "engine/logLikelihood": {
+    params: z.object({ contextId: handle, messages: promptMessages, answer: text.min(1) }),
+    result: z.object({
+      logLikelihood: z.number(),
+      answerTokens: z.number().int(),
+      promptTokens: z.number().int(),
+      ms: z.number(),
+    }),
+  },
+  /** The token ids and text of a prompt formatted with the model's chat template (with generation prompt). */
+  "engine/formatPrompt": {
+    params: z.object({ modelId: handle, messages: promptMessages }),
+    result: z.object({ text: z.string(), tokens: z.array(z.number().int()) }),
+  },
+  /** Disposes everything and lets the process exit. */
+  "engine/shutdown": { params: z.object({}), result: z.object({}) },
+} satisfies RequestSpecs;
+/** Host → engine request map. */
+export type EngineRequests = typeof engineRequests;
+
+/** Engine → host notifications. */
+export const engineNotifications = {
+  /** Sent once when the engine process is ready for requests. */
+  "engine/didStart": z.object({ pid: z.number().int(), protocolVersion: z.number().int() }),
+  /** A llama.cpp or engine log line; the host keeps the recent ones for error reports. */
+  "engine/didLog": z.object({ level: z.string().max(16), text: z.string().max(16_384) }),
+  /** Generated text since the previous chunk of the same request (batched to limit IPC messages). */
+  "engine/didChunk": z.object({ text: z.string() }),
+} satisfies NotificationSpecs;
+/** Engine → host notification map. */
+export type EngineNotifications = typeof engineNotifications;

@@ -1,0 +1,118 @@
+/**
+ * Error codes and the wire shape of errors. Errors cross process and webview boundaries as plain data
+ * ({@link WireError}), never as class instances; each side turns them back into its own error type.
+ */
+
+/** Every stable error code of PRISM, `area/camelCase`. Tests and users match on these, so never rename one. */
+export const ERROR_CODES = [
+  // engine process lifecycle
+  "engine/crashed",
+  "engine/hung",
+  "engine/stopped",
+  "engine/startFailed",
+  // model and adapter loading
+  "engine/modelNotFound",
+  "engine/notGguf",
+  "engine/truncatedGguf",
+  "engine/unsupportedArchitecture",
+  "engine/modelLoadFailed",
+  "engine/adapterNotFound",
+  "engine/notAnAdapter",
+  "engine/adapterArchMismatch",
+  "engine/adapterShapeMismatch",
+  "engine/adapterLoadFailed",
+  "engine/gpuUnavailable",
+  "engine/gpuMismatch",
+  // requests against loaded state
+  "engine/unknownModel",
+  "engine/unknownContext",
+  "engine/promptTooLong",
+  "engine/emptyPrompt",
+  "engine/invalidOptions",
+  "engine/generationFailed",
+  "engine/cancelled",
+  // protocol
+  "protocol/invalidMessage",
+  "protocol/unknownMethod",
+  "protocol/versionMismatch",
+  // GGUF files read or written by our own code
+  "gguf/notFound",
+  "gguf/notGguf",
+  "gguf/unsupportedVersion",
+  "gguf/truncated",
+  "gguf/invalid",
+  "gguf/writeFailed",
+  // CLI
+  "cli/usage",
+  // anything we did not anticipate
+  "internal/unexpected",
+] as const;
+
+/** A stable error code, `area/camelCase`. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** An error as it crosses a boundary: plain, serialisable data. */
+export interface WireError {
+  /** The stable code. */
+  code: ErrorCode;
+  /** A human-readable message that names the file or value concerned and the reason. */
+  message: string;
+  /** Extra data, for example llama.cpp's log lines for a native failure. */
+  detail?: unknown;
+}
+
+/** True if `code` is one of {@link ERROR_CODES}. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && (ERROR_CODES as readonly string[]).includes(code);
+}
+
+/** The error an aborted signal stands for: its reason if that is an Error, else an Error named AbortError. */
+export function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const err = new Error(typeof reason === "string" ? reason : "The operation was cancelled.");
+  err.name = "AbortError";
+  return err;
+}
+
+/** The one error class of PRISM: a stable {@link ErrorCode}, a message that names what is wrong, and detail. */
+export class AppError extends Error {
+  override readonly name = "AppError";
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly detail?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** Rebuilds an error that crossed a boundary as data. */
+  static fromWire(wire: WireError): AppError {
+    return new AppError(wire.code, wire.message, wire.detail);
+  }
+}
+
+/**
+ * True for a cancellation from any source. Recognised by name, not `instanceof`, so AbortError from Node,
+ * DOMException from a webview and `vscode.CancellationError` all count.
+ */
+export function isCancellation(err: unknown): boolean {
+  if (!err || typeof err !== "object") return false;
+  const name = (err as { name?: unknown }).name;
+  if (name === "AbortError" || name === "CancellationError" || name === "Canceled") return true;
+  return err instanceof AppError && err.code === "engine/cancelled";
+}
+
+/** Turns anything thrown into a {@link WireError}. Unknown errors become `internal/unexpected`. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof AppError) {
+    return err.detail === undefined
+      ? { code: err.code, message: err.message }
+      : { code: err.code, message: err.message, detail: err.detail };
+  }
+  if (isCancellation(err)) return { code: "engine/cancelled", message: "The request was cancelled." };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: "internal/unexpected", message };
+}

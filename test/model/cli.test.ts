@@ -1,0 +1,81 @@
+import { spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { fixtures } from "./harness.js";
+
+const CLI = join(process.cwd(), "dist", "cli.mjs");
+const prism = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
+
+describe("prism CLI", () => {
+  it("info --json prints the model facts", () => {
+    const r = prism("info", fixtures.tiny, "--json", "--threads", "1", "--gpu", "false");
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info).toMatchObject({
+      architecture: "llama",
+      layers: 2,
+      embeddingSize: 64,
+      contextLength: 256,
+      vocabSize: 260,
+      hasChatTemplate: true,
+    });
+    expect(info.fileSize).toBeGreaterThan(400_000);
+  });
+
+  it("chat streams a deterministic answer, and an adapter changes it", () => {
+    const args = ["chat", "--model", fixtures.tiny, "--threads", "1", "--gpu", "false", "--max-tokens", "16"];
+    const a = prism(...args, "Hello");
+    const b = prism(...args, "Hello");
+    const adapted = prism(...args, "--adapter", fixtures.adapter, "--scale", "1", "Hello");
+    const zero = prism(...args, "--adapter", fixtures.adapter, "--scale", "0", "Hello");
+    for (const r of [a, b, adapted, zero]) expect(r.status, r.stderr).toBe(0);
+    expect(a.stdout.length).toBeGreaterThan(1);
+    expect(b.stdout).toBe(a.stdout);
+    expect(zero.stdout).toBe(a.stdout);
+    expect(adapted.stdout).not.toBe(a.stdout);
+  });
+
+  it("reports a llama.cpp abort as error [engine/crashed] and exits 1", () => {
+    const r = prism("info", fixtures.duplicateVocab, "--threads", "1", "--gpu", "false");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error \[engine\/crashed\]: .*(134|SIGABRT)/m);
+  });
+
+  it.each([
+    [["info", "/nonexistent/model.gguf", "--threads", "1"], 1, /error \[engine\/modelNotFound\]: .*\/nonexistent\/model\.gguf/],
+    [["chat", "--model", "x.gguf"], 2, /error \[cli\/usage\]: chat takes exactly one prompt/],
+    [["chat", "hello"], 2, /error \[cli\/usage\]: --model is required/],
+    [["info", "m.gguf", "--threads=-2"], 2, /error \[cli\/usage\]: --threads must be an integer/],
+    [["info", "m.gguf", "--gpu", "tpu"], 2, /error \[cli\/usage\]: --gpu must be one of/],
+    [["info", "m.gguf", "--bogus"], 2, /error \[cli\/usage\]: Unknown option '--bogus'/],
+    [["frobnicate"], 2, /error \[cli\/usage\]: unknown command "frobnicate"/],
+  ])("%j exits %i with a coded message", (args, code, message) => {
+    const r = prism(...(args as string[]));
+    expect(r.status).toBe(code);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it("Ctrl-C cancels a running stream cleanly with exit 130", async () => {
+    const child = spawn(process.execPath, [
+      CLI,
+      "chat",
+      "--model",
+      fixtures.slow,
+      "--threads",
+      "1",
+      "--gpu",
+      "false",
+      "--context",
+      "4096",
+      "--max-tokens",
+      "3000",
+      "Write a very long story.",
+    ]);
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once("data", () => child.kill("SIGINT"));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/cancelled/);
+  });
+});

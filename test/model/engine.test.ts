@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { statSync } from "node:fs";
+import type { EngineProcess } from "../../src/core/engine/EngineProcess.js";
+import { fixtures, loadModel, rejection, startEngine, user } from "./harness.js";
+
+describe("engine process on the tiny model", () => {
+  let engine: EngineProcess;
+  let modelId: string;
+  let base: string;
+  let adapted: string;
+  let zeroScale: string;
+
+  beforeAll(async () => {
+    engine = startEngine();
+    const info = await loadModel(engine, fixtures.tiny);
+    modelId = info.modelId;
+    const ctx = (adapters: Array<{ path: string; scale: number }>) =>
+      engine.request("engine/createContext", { modelId, contextSize: 256, adapters, threads: 1 });
+    base = (await ctx([])).contextId;
+    adapted = (await ctx([{ path: fixtures.adapter, scale: 1 }])).contextId;
+    zeroScale = (await ctx([{ path: fixtures.adapter, scale: 0 }])).contextId;
+  });
+  afterAll(() => engine.dispose());
+
+  it("reports model info", async () => {
+    const info = await loadModel(engine, fixtures.tiny);
+    expect(info).toMatchObject({
+      architecture: "llama",
+      layers: 2,
+      embeddingSize: 64,
+      contextLength: 256,
+      vocabSize: 260,
+      fileSize: statSync(fixtures.tiny).size,
+      hasChatTemplate: true,
+      chatWrapper: "ChatML",
+      gpu: false,
+      threads: 1,
+    });
+    await engine.request("engine/unloadModel", { modelId: info.modelId });
+  });
+
+  const generate = (contextId: string, extra: Record<string, unknown> = {}, onChunk?: (t: string) => void) =>
+    engine.request(
+      "engine/generate",
+      { contextId, messages: user("Hello, world!"), maxTokens: 24, ...extra },
+      { onChunk },
+    );
+
+  it("streams a deterministic greedy answer with timings", async () => {
+    const chunks: string[] = [];
+    const a = await generate(base, {}, (t) => chunks.push(t));
+    const b = await generate(base);
+    expect(a.text.length).toBeGreaterThan(0);
+    expect(b.text).toBe(a.text);
+    expect(chunks.join("")).toBe(a.text);
+    expect(a.timings.promptTokens).toBeGreaterThan(10);
+    expect(a.timings.generatedTokens).toBeGreaterThan(0);
+    expect(a.timings.tokensPerSecond).toBeGreaterThan(0);
+    expect(a.timings.timeToFirstTokenMs).toBeGreaterThanOrEqual(a.timings.promptMs);
+  });
+
+  it("is reproducible with a seed at temperature > 0, and the seed matters", async () => {
+    const s1 = await generate(base, { temperature: 1, seed: 7 });
+    const s1again = await generate(base, { temperature: 1, seed: 7 });
+    const others = await Promise.all([8, 9, 10].map((seed) => generate(base, { temperature: 1, seed })));
+    expect(s1again.text).toBe(s1.text);
+    expect(others.some((o) => o.text !== s1.text)).toBe(true);
+  });
+
+  it("applies LoRA: scale 0 equals the base bit for bit, scale 1 differs", async () => {
+    const [b, z, a] = await Promise.all([generate(base), generate(zeroScale), generate(adapted)]);
+    expect(z.text).toBe(b.text);
+    expect(a.text).not.toBe(b.text);
+    const ll = (contextId: string) =>
+      engine.request("engine/logLikelihood", { contextId, messages: user("Hello, world!"), answer: "Hi there." });
+    const [lb, lz, la] = await Promise.all([ll(base), ll(zeroScale), ll(adapted)]);
+    expect(lz.logLikelihood).toBe(lb.logLikelihood);
+    expect(la.logLikelihood).not.toBe(lb.logLikelihood);
+  });
+
+  it("cancels a stream mid-way and keeps serving", async () => {
+    const controller = new AbortController();
+    let received = "";
+    const call = engine.request(
+      "engine/generate",
+      { contextId: base, messages: user("Tell me a long story."), maxTokens: 200 },
+      {
+        signal: controller.signal,
+        onChunk: (t) => {
+          received += t;
+          controller.abort();
+        },
+      },
+    );
+    await expect(call).rejects.toMatchObject({ name: "AbortError" });
+    expect(received.length).toBeGreaterThan(0);
+    const after = await generate(base);
+    expect(after.text.length).toBeGreaterThan(0);
+    expect(engine.state).toBe("ready");
+  });
+
+  it("returns deterministic embeddings of the formatted prompt and of raw text", async () => {
+    const e1 = await engine.request("engine/embed", { modelId, input: { messages: user("What is 2 + 2?") } });
+    const e2 = await engine.request("engine/embed", { modelId, input: { messages: user("What is 2 + 2?") } });
+    const e3 = await engine.request("engine/embed", { modelId, input: { messages: user("Write a poem.") } });
+    const raw = await engine.request("engine/embed", { modelId, input: { text: "What is 2 + 2?" } });
+    expect(e1.embedding).toHaveLength(64);
+    expect(e2.embedding).toEqual(e1.embedding);
+    expect(e3.embedding).not.toEqual(e1.embedding);
+    expect(raw.embedding).not.toEqual(e1.embedding);
+    expect(e1.embedding.every(Number.isFinite)).toBe(true);
+  });
+
+  it("scores an answer's log-likelihood deterministically", async () => {
+    const a = await engine.request("engine/logLikelihood", { contextId: base, messages: user("Hi"), answer: "Hello!" });
+    const b = await engine.request("engine/logLikelihood", { contextId: base, messages: user("Hi"), answer: "Hello!" });
+    expect(a.logLikelihood).toBeLessThan(0);
+    expect(b.logLikelihood).toBe(a.logLikelihood);
+    expect(a.answerTokens).toBe(6);
+  });
+
+  it("formats prompts with the model's ChatML template", async () => {
+    const p = await engine.request("engine/formatPrompt", {
+      modelId,
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Hi" },
+      ],
+    });
+    expect(p.text).toContain("<|im_start|>system\nBe brief.<|im_end|>");
+    expect(p.text).toContain("<|im_start|>user\nHi<|im_end|>");
+    expect(p.text.trimEnd().endsWith("<|im_start|>assistant")).toBe(true);
+    expect(p.tokens).toContain(258);
+  });
+
+  it("runs several sequences of one context in parallel", async () => {
+    const { contextId } = await engine.request("engine/createContext", {
+      modelId,
+      contextSize: 512,
+      sequences: 3,
+      threads: 1,
+    });
+    const prompts = ["one", "two", "three", "four"].map((w) =>
+      engine.request("engine/generate", { contextId, messages: user(`Say ${w}`), maxTokens: 12 }),
+    );
+    const results = await Promise.all(prompts);
+    const serial = await engine.request("engine/generate", {
+      contextId: base,
+      messages: user("Say three"),
+      maxTokens: 12,
+    });
+    expect(results[2]!.text).toBe(serial.text);
+    await engine.request("engine/disposeContext", { contextId });
+    expect((await rejection(engine.request("engine/generate", { contextId, messages: user("x") }))).code).toBe(
+      "engine/unknownContext",
+    );
+  });
+
+  it("reads F16 weights", async () => {
+    const info = await loadModel(engine, fixtures.tinyF16);
+    expect(info.typeDescription).toMatch(/F16/);
+    await engine.request("engine/unloadModel", { modelId: info.modelId });
+  });
+});

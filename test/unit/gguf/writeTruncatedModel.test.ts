@@ -1,0 +1,138 @@
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GgmlType, GgufValueType, ggufValue } from "../../../src/core/gguf/ggufTypes.js";
+import { getGgufValue, readGguf, type GgufFile } from "../../../src/core/gguf/readGguf.js";
+import { writeSyntheticModel } from "../../../src/core/gguf/syntheticModel.js";
+import { writeGguf, type GgufKvInput, type GgufTensorInput } from "../../../src/core/gguf/writeGguf.js";
+import { writeTruncatedModel } from "../../../src/core/gguf/writeTruncatedModel.js";
+import { SeededRandom } from "../../../src/core/util/SeededRandom.js";
+
+let dir: string;
+let tinyPath: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "prism-gguf-trunc-"));
+  tinyPath = join(dir, "tiny.gguf");
+  await writeSyntheticModel(tinyPath);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Every tensor's data bytes by name. */
+async function tensorBytes(file: GgufFile): Promise<Map<string, Buffer>> {
+  const bytes = await readFile(file.path);
+  return new Map(
+    file.tensors.map((t) => [t.name, bytes.subarray(file.dataOffset + t.offset, file.dataOffset + t.offset + t.byteSize)]),
+  );
+}
+
+const plainKvs = (file: GgufFile) => file.kvs.map(({ key, value }) => ({ key, value }));
+
+describe("writeTruncatedModel", () => {
+  it("keeps the non-block tensors and blk.0 only, with block_count 1", async () => {
+    const out = join(dir, "tiny-1.gguf");
+    const info = await writeTruncatedModel(tinyPath, out, 1);
+    expect(info).toMatchObject({ sourceBlocks: 2, keptBlocks: 1, tensorCount: 12 });
+    const src = await readGguf(tinyPath);
+    const cut = await readGguf(out);
+    expect(cut.tensors.map((t) => t.name)).toEqual([
+      "token_embd.weight",
+      "output_norm.weight",
+      "output.weight",
+      ...["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"].map(
+        (n) => `blk.0.${n}.weight`,
+      ),
+    ]);
+    expect(getGgufValue(cut, "llama.block_count", GgufValueType.Uint32)).toBe(1);
+    // Everything else is unchanged, in the same order.
+    expect(plainKvs(cut).filter((kv) => kv.key !== "llama.block_count")).toEqual(
+      plainKvs(src).filter((kv) => kv.key !== "llama.block_count"),
+    );
+    const before = await tensorBytes(src);
+    for (const [name, bytes] of await tensorBytes(cut)) expect(bytes.equals(before.get(name) ?? Buffer.alloc(0)), name).toBe(true);
+    expect((await readdir(dir)).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("reproduces the source byte for byte when keeping every block", async () => {
+    const out = join(dir, "tiny-2.gguf");
+    await writeTruncatedModel(tinyPath, out, 2);
+    expect((await readFile(out)).equals(await readFile(tinyPath))).toBe(true);
+  });
+
+  it("copies real-model features verbatim: quantized tensors, raw KVs, per-layer arrays, u64 counts", async () => {
+    const src = join(dir, "real.gguf");
+    const rng = new SeededRandom(7);
+    const random = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => rng.int(256));
+    // A string KV whose bytes are not valid UTF-8: a decode/re-encode would change it, a raw copy must not.
+    const badUtf8 = Buffer.concat([Buffer.from([8, 0, 0, 0]), Buffer.from([3, 0, 0, 0, 0, 0, 0, 0]), Buffer.from([0x61, 0xff, 0xfe])]);
+    const kvs: GgufKvInput[] = [
+      { key: "general.architecture", value: ggufValue.string("qwen3") },
+      { key: "general.alignment", value: ggufValue.u32(64) },
+      { key: "qwen3.block_count", value: ggufValue.u64(3n) },
+      { key: "qwen3.attention.head_count", value: ggufValue.i32Array([8, 8, 4]) },
+      { key: "qwen3.rope.dimension_sections", value: ggufValue.stringArray(["a", "b", "c"]) },
+      { key: "general.tags", value: ggufValue.i32Array([1, 2, 3]) },
+      { key: "weird.name", rawValue: badUtf8 },
+    ];
+    const tensors: GgufTensorInput[] = [
+      { name: "token_embd.weight", dims: [256, 4], type: GgmlType.Q4_K, data: random(144 * 4) },
+      { name: "rope_freqs.weight", dims: [32], type: GgmlType.F32, data: random(128) },
+    ];
+    for (let b = 0; b < 3; b++) {
+      tensors.push(
+        { name: `blk.${b}.attn_q.weight`, dims: [256, 2], type: GgmlType.Q8_0, data: random(34 * 16) },
+        { name: `blk.${b}.ffn_down.weight`, dims: [256, 1], type: GgmlType.IQ4_XS, data: random(136) },
+      );
+    }
+    tensors.push({ name: "output.weight", dims: [256, 4], type: GgmlType.Q6_K, data: random(210 * 4) });
+    await writeGguf(src, { kvs, tensors });
+
+    const out = join(dir, "real-2.gguf");
+    await writeTruncatedModel(src, out, 2);
+    const before = await readGguf(src);
+    const cut = await readGguf(out);
+    expect(cut.alignment).toBe(64);
+    expect(cut.tensors.map((t) => t.name)).toEqual([
+      "token_embd.weight",
+      "rope_freqs.weight",
+      "blk.0.attn_q.weight",
+      "blk.0.ffn_down.weight",
+      "blk.1.attn_q.weight",
+      "blk.1.ffn_down.weight",
+      "output.weight",
+    ]);
+    const srcBytes = await tensorBytes(before);
+    for (const [name, bytes] of await tensorBytes(cut)) expect(bytes.equals(srcBytes.get(name) ?? Buffer.alloc(0)), name).toBe(true);
+    expect(getGgufValue(cut, "qwen3.block_count", GgufValueType.Uint64)).toBe(2n);
+    // Per-layer numeric arrays are cut; strings and keys outside the architecture are not.
+    expect(getGgufValue(cut, "qwen3.attention.head_count", GgufValueType.Array)).toEqual({
+      itemType: GgufValueType.Int32,
+      items: Int32Array.of(8, 8),
+    });
+    expect(getGgufValue(cut, "qwen3.rope.dimension_sections", GgufValueType.Array)?.items).toHaveLength(3);
+    expect(getGgufValue(cut, "general.tags", GgufValueType.Array)?.items).toHaveLength(3);
+    const weird = cut.kvs.find((kv) => kv.key === "weird.name");
+    const outBytes = await readFile(out);
+    expect(outBytes.subarray(weird?.valueOffset, (weird?.valueOffset ?? 0) + badUtf8.length).equals(badUtf8)).toBe(true);
+  });
+
+  it("rejects block counts out of range and files without one", async () => {
+    for (const k of [0, 3, 1.5]) {
+      await expect(writeTruncatedModel(tinyPath, join(dir, "x.gguf"), k)).rejects.toMatchObject({
+        code: "gguf/invalid",
+        message: expect.stringContaining(`Cannot keep ${k} blocks`),
+      });
+    }
+    const adapterLike = join(dir, "noblocks.gguf");
+    await writeGguf(adapterLike, { kvs: [{ key: "general.architecture", value: ggufValue.string("llama") }], tensors: [] });
+    await expect(writeTruncatedModel(adapterLike, join(dir, "x.gguf"), 1)).rejects.toMatchObject({
+      code: "gguf/invalid",
+      message: expect.stringContaining(`no KV "llama.block_count"`),
+    });
+    await expect(writeTruncatedModel(join(dir, "missing.gguf"), join(dir, "x.gguf"), 1)).rejects.toMatchObject({
+      code: "gguf/notFound",
+    });
+  });
+});
