@@ -29,17 +29,29 @@ async function main(): Promise<void> {
   if (!existsSync(modelPath)) {
     const t = performance.now();
     const info = await writeSyntheticModel(modelPath, { ...BENCH_MODEL, seed: 1 });
-    console.log(`generated ${modelPath}: ${(info.parameterCount / 1e6).toFixed(0)}M parameters in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    console.log(
+      `generated ${modelPath}: ${(info.parameterCount / 1e6).toFixed(0)}M parameters in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
   }
-  const load = { modelPath, gpu: "false" as const, threads, gpuLayers: 0 };
+  const load = { modelPath, gpu: "false" as const, threads, gpuLayers: 0, pooling: "last" as const };
 
   const local = new LlamaEngine({ log: () => undefined });
   const localModel = await local.loadModel({ ...load, gpuLayers: 0 });
-  const localCtx = await local.createContext({ modelId: localModel.modelId, contextSize: 1024, sequences: 1, adapters: [], threads });
+  const localCtx = await local.createContext({
+    modelId: localModel.modelId,
+    contextSize: 1024,
+    sequences: 1,
+    adapters: [],
+    threads,
+  });
 
   const remote = new EngineProcess({ enginePath: resolve("dist/engine.mjs") });
   const remoteModel = await remote.request("engine/loadModel", load);
-  const remoteCtx = await remote.request("engine/createContext", { modelId: remoteModel.modelId, contextSize: 1024, threads });
+  const remoteCtx = await remote.request("engine/createContext", {
+    modelId: remoteModel.modelId,
+    contextSize: 1024,
+    threads,
+  });
 
   const params = { messages, maxTokens, temperature: 0 };
   const inProcess = (): Promise<number> =>
@@ -53,9 +65,15 @@ async function main(): Promise<void> {
       .then((r) => r.timings.tokensPerSecond);
 
   // Warm-up: first decode pays page faults and thread-pool start-up on both sides.
-  const first = await local.generate({ contextId: localCtx.contextId, ...params }, new AbortController().signal, () => undefined);
+  const first = await local.generate(
+    { contextId: localCtx.contextId, ...params },
+    new AbortController().signal,
+    () => undefined,
+  );
   await viaEngine();
-  console.log(`model ${(localModel.fileSize / 1e6).toFixed(0)} MB, threads ${threads}, ${first.timings.generatedTokens} tokens per run, ${runs} alternating runs`);
+  console.log(
+    `model ${(localModel.fileSize / 1e6).toFixed(0)} MB, threads ${threads}, ${first.timings.generatedTokens} tokens per run, ${runs} alternating runs`,
+  );
 
   const a: number[] = [];
   const b: number[] = [];

@@ -30,4 +30,5 @@ const prompt = "Explain what a LoRA adapter is.";
 const threads = adapter ? ["--threads", "1"] : [];
 run(["info", model, ...threads], true);
 run(["chat", "--model", model, ...threads, "--max-tokens", "48", "--timings", prompt], true);
-if (adapter) run(["chat", "--model", model, ...threads, "--adapter", adapter, "--max-tokens", "48", "--timings", prompt], true);
+if (adapter)
+  run(["chat", "--model", model, ...threads, "--adapter", adapter, "--max-tokens", "48", "--timings", prompt], true);

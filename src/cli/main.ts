@@ -7,12 +7,20 @@ import { AppError, isCancellation } from "../core/errors.js";
 import { enginePath, UsageError, type CliContext } from "./CliContext.js";
 import { CHAT_USAGE, chatCommand } from "./commands/chatCommand.js";
 import { INFO_USAGE, infoCommand } from "./commands/infoCommand.js";
+import { DISTILL_USAGE, distillCommand } from "./commands/distillCommand.js";
+import { GATE_EVAL_USAGE, gateEvalCommand } from "./commands/gateEvalCommand.js";
 import { MAKE_MODEL_USAGE, makeModelCommand } from "./commands/makeModelCommand.js";
+import { ROUTE_USAGE, routeCommand } from "./commands/routeCommand.js";
+import { TRAIN_USAGE, trainCommand } from "./commands/trainCommand.js";
 
 const COMMANDS: Record<string, { usage: string; run(args: string[], ctx: CliContext): Promise<void> }> = {
   info: { usage: INFO_USAGE, run: infoCommand },
   chat: { usage: CHAT_USAGE, run: chatCommand },
   "make-model": { usage: MAKE_MODEL_USAGE, run: makeModelCommand },
+  distill: { usage: DISTILL_USAGE, run: distillCommand },
+  route: { usage: ROUTE_USAGE, run: routeCommand },
+  "gate-eval": { usage: GATE_EVAL_USAGE, run: gateEvalCommand },
+  train: { usage: TRAIN_USAGE, run: trainCommand },
 };
 
 function usage(): string {

@@ -3,6 +3,7 @@ import {
   getLlama,
   LlamaChat,
   LlamaLogLevel,
+  readGgufFileInfo,
   resolveChatWrapper,
   type ChatHistoryItem,
   type ChatWrapper,
@@ -86,7 +87,12 @@ export class LlamaEngine {
     const started = performance.now();
     let model: LlamaModel;
     try {
-      model = await llama.loadModel({ modelPath: p.modelPath, gpuLayers: p.gpuLayers });
+      model = await llama.loadModel({
+        modelPath: p.modelPath,
+        gpuLayers: p.gpuLayers,
+        // llama.cpp's pooling type 1 is mean; the default (none) yields the last token's state (engine-notes §8).
+        metadataOverrides: p.pooling === "mean" ? await meanPoolingOverride(p.modelPath) : undefined,
+      });
     } catch (err) {
       throw explainModelFailure(p.modelPath, err, await this.logs.linesSince(mark));
     }
@@ -106,6 +112,8 @@ export class LlamaEngine {
       fileSize,
       hasChatTemplate: typeof tokenizer?.chat_template === "string" && tokenizer.chat_template.length > 0,
       chatWrapper: chatWrapper.wrapperName,
+      supportsSystemMessages: chatWrapper.settings.supportsSystemMessages,
+      pooling: p.pooling,
       typeDescription: String(model.typeDescription),
       gpu: llama.gpu,
       gpuLayers: model.gpuLayers,
@@ -164,13 +172,44 @@ export class LlamaEngine {
     await open.context.dispose();
   }
 
-  /** Formats `messages` with the model's chat template, ending with the assistant generation prompt. */
-  formatPrompt(modelId: string, messages: ChatMessage[]): { text: string; tokens: Token[] } {
+  /**
+   * Formats `messages` with the model's chat template, ending with the assistant generation prompt; with
+   * `answer`, appends its tokens and the end-of-turn token (the LoRA training sequence).
+   */
+  formatPrompt(
+    modelId: string,
+    messages: ChatMessage[],
+    answer?: string,
+  ): { text: string; tokens: Token[]; answerStart: number } {
     const loaded = this.getModel(modelId);
-    const history = [...toHistory(messages), { type: "model", response: [] } as ChatHistoryItem];
+    const history = [...this.toHistory(loaded, messages), { type: "model", response: [] } as ChatHistoryItem];
     const { contextText } = loaded.chatWrapper.generateContextState({ chatHistory: history });
     const tokens = contextText.tokenize(loaded.model.tokenizer);
-    return { text: contextText.toString(), tokens };
+    const answerStart = tokens.length;
+    if (answer !== undefined) {
+      tokens.push(...loaded.model.tokenize(answer, false));
+      const end = loaded.model.tokens.eot ?? loaded.model.tokens.eos;
+      if (end !== null) tokens.push(end);
+    }
+    return { text: contextText.toString(), tokens, answerStart };
+  }
+
+  /** Chat messages as node-llama-cpp history; system text moves into the user turn for templates without one. */
+  private toHistory(loaded: LoadedModel, messages: ChatMessage[]): ChatHistoryItem[] {
+    const supportsSystem = loaded.chatWrapper.settings.supportsSystemMessages;
+    const history: ChatHistoryItem[] = [];
+    let pendingSystem: string[] = [];
+    for (const m of messages) {
+      if (m.role === "system" && !supportsSystem) pendingSystem.push(m.content);
+      else if (m.role === "system") history.push({ type: "system", text: m.content });
+      else if (m.role === "user") {
+        // prism-method §3 stage 2: persona + blank line + query when the template has no system role.
+        const text = pendingSystem.length ? `${pendingSystem.join("\n\n")}\n\n${m.content}` : m.content;
+        pendingSystem = [];
+        history.push({ type: "user", text });
+      } else history.push({ type: "model", response: [m.content] });
+    }
+    return history;
   }
 
   async generate(
@@ -193,7 +232,10 @@ export class LlamaEngine {
     try {
       // Fresh state per request: reusing another prompt's KV prefix would make results depend on history.
       await sequence.clearHistory();
-      const history = [...toHistory(p.messages), { type: "model", response: [] } as ChatHistoryItem];
+      const history = [
+        ...this.toHistory(this.getModel(open.modelId), p.messages),
+        { type: "model", response: [] } as ChatHistoryItem,
+      ];
       const response = await chat.generateResponse(history, {
         signal,
         stopOnAbortSignal: false,
@@ -400,14 +442,6 @@ function embeddingContextSize(info: ModelInfo): number {
   return Math.min(info.contextLength || 4096, 4096);
 }
 
-function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
-  return messages.map((m): ChatHistoryItem => {
-    if (m.role === "system") return { type: "system", text: m.content };
-    if (m.role === "user") return { type: "user", text: m.content };
-    return { type: "model", response: [m.content] };
-  });
-}
-
 function assertNonEmpty(messages: ChatMessage[]): void {
   const last = messages[messages.length - 1];
   if (!last || last.content.trim().length === 0) {
@@ -428,6 +462,12 @@ function countVocab(model: LlamaModel, tokens: unknown[] | undefined): number {
   let n = 0;
   for (const _ of model.iterateAllTokens()) n++;
   return n;
+}
+
+/** The metadata override that switches a model to mean pooling; the key is the model's architecture. */
+async function meanPoolingOverride(path: string): Promise<Record<string, { pooling_type: number }>> {
+  const info = await readGgufFileInfo(path, { readTensorInfo: false });
+  return { [String(info.metadata.general.architecture)]: { pooling_type: 1 } };
 }
 
 /**

@@ -62,7 +62,7 @@ messenger.setHandlers({
   "engine/generate": (p, ctx) => engine.generate(p, ctx.signal, (text) => ctx.notify("engine/didChunk", { text })),
   "engine/embed": (p) => engine.embed(p),
   "engine/logLikelihood": (p, ctx) => engine.logLikelihood(p, ctx.signal),
-  "engine/formatPrompt": async (p) => engine.formatPrompt(p.modelId, p.messages),
+  "engine/formatPrompt": async (p) => engine.formatPrompt(p.modelId, p.messages, p.answer),
   "engine/shutdown": async () => {
     // Answer first, then exit: the host waits for the response before it stops watching the process.
     setImmediate(() => void shutdown(0));

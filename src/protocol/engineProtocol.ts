@@ -43,6 +43,10 @@ export const modelInfoSchema = z.object({
   hasChatTemplate: z.boolean(),
   /** The node-llama-cpp chat wrapper chosen for the model's template, e.g. `ChatML`. */
   chatWrapper: z.string(),
+  /** False for templates without a system role: system text is then prepended to the next user turn. */
+  supportsSystemMessages: z.boolean(),
+  /** Pooling of `engine/embed`: the last token's state (llama.cpp's default for generative models) or the mean. */
+  pooling: z.enum(["last", "mean"]),
   /** llama.cpp's type description, e.g. `llama ?B all F32`. */
   typeDescription: z.string(),
   /** The backend actually in use: `cuda`, `vulkan`, `metal`, or `false` for CPU. */
@@ -97,6 +101,11 @@ export const engineRequests = {
       threads,
       /** Layers to offload; `auto` lets node-llama-cpp fit as many as memory allows. Defaults to `auto`. */
       gpuLayers: z.union([z.number().int().nonnegative(), z.literal("auto"), z.literal("max")]).default("auto"),
+      /**
+       * Pooling of embeddings. llama.cpp applies it to the whole model, so a model needed with both poolings
+       * is loaded twice (mmap shares the pages). Defaults to `last`.
+       */
+      pooling: z.enum(["last", "mean"]).default("last"),
     }),
     result: modelInfoSchema,
   },
@@ -164,10 +173,18 @@ export const engineRequests = {
       ms: z.number(),
     }),
   },
-  /** The token ids and text of a prompt formatted with the model's chat template (with generation prompt). */
+  /**
+   * The token ids and text of a prompt formatted with the model's chat template (with generation prompt). With
+   * `answer`, the answer's tokens and the end-of-turn token follow, and `answerStart` is the first answer token:
+   * the exact sequence a LoRA is trained on.
+   */
   "engine/formatPrompt": {
-    params: z.object({ modelId: handle, messages: promptMessages }),
-    result: z.object({ text: z.string(), tokens: z.array(z.number().int()) }),
+    params: z.object({ modelId: handle, messages: promptMessages, answer: text.optional() }),
+    result: z.object({
+      text: z.string(),
+      tokens: z.array(z.number().int()),
+      answerStart: z.number().int().nonnegative(),
+    }),
   },
   /** Disposes everything and lets the process exit. */
   "engine/shutdown": { params: z.object({}), result: z.object({}) },

@@ -42,6 +42,36 @@ export const ERROR_CODES = [
   "gguf/truncated",
   "gguf/invalid",
   "gguf/writeFailed",
+  // bundles
+  "bundle/notFound",
+  "bundle/invalidManifest",
+  "bundle/unsupportedSchema",
+  "bundle/modelMismatch",
+  "bundle/missingFile",
+  "bundle/invalidAdapter",
+  "bundle/adapterTouchesGateLayers",
+  // jobs and distillation
+  "job/locked",
+  "job/corrupt",
+  "job/settingsChanged",
+  "distill/invalidPersonas",
+  "distill/invalidPrompts",
+  "distill/emptyDataset",
+  "distill/backendFailed",
+  "trainer/failed",
+  "trainer/notBuilt",
+  // routing
+  "routing/invalidMode",
+  // gate training, evaluation and gate files
+  "gate/insufficientData",
+  "gate/invalidFeatures",
+  "gate/invalidOptions",
+  "gate/wrongWidth",
+  "gate/notFound",
+  "gate/invalid",
+  "gate/unsupportedSchema",
+  "gate/modelMismatch",
+  "gate/writeFailed",
   // CLI
   "cli/usage",
   // anything we did not anticipate

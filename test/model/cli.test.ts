@@ -42,7 +42,11 @@ describe("prism CLI", () => {
   });
 
   it.each([
-    [["info", "/nonexistent/model.gguf", "--threads", "1"], 1, /error \[engine\/modelNotFound\]: .*\/nonexistent\/model\.gguf/],
+    [
+      ["info", "/nonexistent/model.gguf", "--threads", "1"],
+      1,
+      /error \[engine\/modelNotFound\]: .*\/nonexistent\/model\.gguf/,
+    ],
     [["chat", "--model", "x.gguf"], 2, /error \[cli\/usage\]: chat takes exactly one prompt/],
     [["chat", "hello"], 2, /error \[cli\/usage\]: --model is required/],
     [["info", "m.gguf", "--threads=-2"], 2, /error \[cli\/usage\]: --threads must be an integer/],

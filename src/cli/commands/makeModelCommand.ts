@@ -4,7 +4,7 @@ import { BENCH_MODEL, TINY_MODEL, writeSyntheticAdapter, writeSyntheticModel } f
 import { intFlag, UsageError, type CliContext } from "../CliContext.js";
 
 export const MAKE_MODEL_USAGE =
-  "prism make-model --out <model.gguf> [--size tiny|bench] [--seed N] [--adapter-out <adapter.gguf>]";
+  "prism make-model --out <model.gguf> [--size tiny|bench] [--context N] [--seed N] [--adapter-out <adapter.gguf>]";
 
 /**
  * `prism make-model`: writes a deterministic random-weight GGUF (byte-level vocabulary, ChatML template) and
@@ -19,6 +19,7 @@ export async function makeModelCommand(args: string[], ctx: CliContext): Promise
       out: { type: "string" },
       size: { type: "string" },
       seed: { type: "string" },
+      context: { type: "string" },
       "adapter-out": { type: "string" },
     },
   });
@@ -28,7 +29,9 @@ export async function makeModelCommand(args: string[], ctx: CliContext): Promise
   if (size !== "tiny" && size !== "bench") throw new UsageError(`--size must be tiny or bench, got "${size}".`);
   const seed = intFlag("seed", values.seed, 0, 2 ** 31 - 1) ?? 1;
   const out = resolve(values.out);
-  const model = await writeSyntheticModel(out, { ...(size === "tiny" ? TINY_MODEL : BENCH_MODEL), seed });
+  const shape = size === "tiny" ? TINY_MODEL : BENCH_MODEL;
+  const contextLength = intFlag("context", values.context, 16, 1_048_576) ?? shape.contextLength;
+  const model = await writeSyntheticModel(out, { ...shape, contextLength, seed });
   ctx.stdout.write(`wrote ${out} (${model.bytes} bytes, ${model.parameterCount} parameters)\n`);
   if (values["adapter-out"]) {
     const adapterPath = resolve(values["adapter-out"]);

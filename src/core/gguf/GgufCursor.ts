@@ -108,7 +108,7 @@ export class GgufCursor {
     return this.buf.toString("utf8", at, at + n);
   }
 
-  /** A copy of `n` buffered bytes, as a plain Uint8Array (not a Buffer, so values compare equal to what was written). */
+  /** A copy of `n` buffered bytes as a plain Uint8Array (not a Buffer, so it compares equal to what was written). */
   bytes(n: number): Uint8Array {
     const at = this.take(n);
     const copy = new Uint8Array(n);
@@ -125,7 +125,8 @@ export class GgufCursor {
   truncated(what: string, at = this.pos): AppError {
     return new AppError(
       "gguf/truncated",
-      `GGUF file "${this.path}" is truncated: ${what} at byte ${at} runs past the end of the file (${this.fileSize} bytes).`,
+      `GGUF file "${this.path}" is truncated: ${what} at byte ${at} runs past the end of the file ` +
+        `(${this.fileSize} bytes).`,
       { path: this.path, offset: at, fileSize: this.fileSize },
     );
   }

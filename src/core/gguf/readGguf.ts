@@ -62,7 +62,6 @@ export interface ReadGgufOptions {
   signal?: AbortSignal;
 }
 
-const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 /** Nested arrays deeper than this are certainly garbage; bounding the depth bounds the recursion. */
 const MAX_ARRAY_DEPTH = 8;
 /** Smallest possible KV: u64 key length, an empty key, u32 type, a 1-byte value. */
@@ -98,8 +97,11 @@ async function openForRead(path: string): Promise<FileHandle> {
     const reason = code === "ENOENT" || code === "ENOTDIR" ? "no such file" : `cannot be opened (${String(code)})`;
     throw new AppError("gguf/notFound", `GGUF file "${path}": ${reason}.`, { path }, { cause: err });
   }
-  const stat = await handle.stat();
-  if (!stat.isFile()) {
+  const isFile = await handle.stat().then(
+    (stat) => stat.isFile(),
+    () => false,
+  );
+  if (!isFile) {
     await handle.close();
     throw new AppError("gguf/notGguf", `"${path}" is not a GGUF file: it is not a regular file.`, { path });
   }
@@ -131,7 +133,8 @@ async function readWithCursor(c: GgufCursor, signal: AbortSignal | undefined): P
   await c.need(16, "the tensor and KV counts");
   const tensorCount = c.u64Number();
   const kvCount = c.u64Number();
-  // Both counts are checked together before any entry is read, so neither can drive a runaway loop.
+  // Loops are bounded by the file anyway (every entry consumes bytes); this check is so that a garbage count is
+  // reported as such, not as a truncation or a bad value somewhere inside the tensor data it would be parsed from.
   if (tensorCount * MIN_TENSOR_INFO_SIZE + kvCount * MIN_KV_SIZE > c.fileSize) {
     throw c.invalid(
       "the header",
@@ -346,7 +349,8 @@ export function getGgufValue<T extends GgufValueType>(
     const want = allowed.map((t) => GGUF_VALUE_TYPE_NAMES[t as GgufValueType]).join(" or ");
     throw new AppError(
       "gguf/invalid",
-      `GGUF file "${file.path ?? "(in memory)"}" has KV "${key}" of type ${GGUF_VALUE_TYPE_NAMES[entry.value.type]}, expected ${want}.`,
+      `GGUF file "${file.path ?? "(in memory)"}" has KV "${key}" of type ` +
+        `${GGUF_VALUE_TYPE_NAMES[entry.value.type]}, expected ${want}.`,
       { path: file.path, key },
     );
   }

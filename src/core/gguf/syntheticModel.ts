@@ -1,3 +1,4 @@
+import { AppError } from "../errors.js";
 import { SeededRandom } from "../util/SeededRandom.js";
 import { encodeFloat16 } from "./float16.js";
 import { GgmlType, GgufValueType, ggufValue, type GgufKv } from "./ggufTypes.js";
@@ -29,13 +30,22 @@ export interface SyntheticModelShape {
 export interface SyntheticModelOptions extends Partial<SyntheticModelShape>, WriteGgufOptions {
   /** PRNG seed; same options and seed, same bytes. Defaults to 1. */
   seed?: number;
-  /** `tokenizer.chat_template`: a ChatML template, or none (node-llama-cpp then falls back to Llama2Chat). Defaults to "chatml". */
+  /**
+   * `tokenizer.chat_template`: a ChatML template (resolved to node-llama-cpp's ChatML wrapper), or none (it then
+   * falls back to Llama2Chat). Defaults to "chatml".
+   */
   chatTemplate?: "chatml" | "none";
-  /** `general.architecture` and the prefix of the hyper-parameter keys; anything but "llama" makes an unloadable "unsupported architecture" fixture. Defaults to "llama". */
+  /**
+   * `general.architecture` and the prefix of the hyper-parameter keys; an unknown name makes an unloadable
+   * "unsupported architecture" fixture. Defaults to "llama".
+   */
   architecture?: string;
   /** Spell two tokens identically; llama.cpp then aborts the process with exit code 134. Defaults to false. */
   duplicateVocab?: boolean;
-  /** `general.name`. Avoid names containing e.g. "llama 3": node-llama-cpp picks chat wrappers by name. Defaults to "prism-synthetic". */
+  /**
+   * `general.name`. Avoid names containing e.g. "llama 3": node-llama-cpp picks chat wrappers by model name.
+   * Defaults to "prism-synthetic".
+   */
   name?: string;
 }
 
@@ -153,6 +163,7 @@ export async function writeSyntheticModel(
     weightType: options.weightType ?? TINY_MODEL.weightType,
     vocab: options.vocab ?? TINY_MODEL.vocab,
   };
+  checkShape(path, shape);
   const arch = options.architecture ?? "llama";
   const vocab = buildSyntheticVocab(shape.vocab, options.duplicateVocab ?? false);
   const specs = llamaTensorSpecs(shape, vocab.size);
@@ -195,6 +206,24 @@ export async function writeSyntheticModel(
   }
   const written = await writeGguf(path, { kvs, tensors }, { signal: options.signal });
   return { path, bytes: written.bytes, parameterCount, tensorCount: tensors.length, vocabSize: vocab.size, shape };
+}
+
+/** Rejects shapes llama.cpp could not load, before anything is written. */
+function checkShape(path: string, shape: SyntheticModelShape): void {
+  const sizes = [shape.blocks, shape.embeddingLength, shape.headCount, shape.headCountKv, shape.feedForwardLength];
+  const problem = !sizes.concat(shape.contextLength).every((n) => Number.isInteger(n) && n > 0)
+    ? "every size must be a positive integer"
+    : shape.embeddingLength % shape.headCount !== 0
+      ? "headCount must divide embeddingLength"
+      : shape.headCount % shape.headCountKv !== 0
+        ? "headCountKv must divide headCount"
+        : undefined;
+  if (problem) {
+    throw new AppError("gguf/writeFailed", `Failed to write GGUF file "${path}": invalid model shape: ${problem}.`, {
+      path,
+      shape,
+    });
+  }
 }
 
 /** Fast normal weights for big models: windows of one seeded pool (see {@link writeSyntheticModel}). */
@@ -255,7 +284,10 @@ export const ALL_LORA_TARGETS: readonly LoraTarget[] = Object.freeze([
 
 /** Options of {@link writeSyntheticAdapter}. */
 export interface SyntheticAdapterOptions extends WriteGgufOptions {
-  /** The base: a GGUF path (its shapes and architecture are read, so the adapter fits any base) or a shape. Defaults to {@link TINY_MODEL}. */
+  /**
+   * The base: a GGUF path (preferred: its shapes and architecture are read, so the adapter fits any base, real
+   * or quantized) or a synthetic shape. Defaults to {@link TINY_MODEL}.
+   */
   base?: string | Partial<SyntheticModelShape>;
   /** LoRA rank r. Defaults to 4. */
   rank?: number;

@@ -104,5 +104,6 @@ export function gpt2ByteSpelling(): string[] {
  * `{%-` strips the line break between the two lines, which would otherwise be rendered.
  */
 export const CHATML_TEMPLATE =
-  "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}\n" +
+  "{{ bos_token }}{% for message in messages %}" +
+  "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}\n" +
   "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";

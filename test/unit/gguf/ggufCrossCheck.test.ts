@@ -6,7 +6,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GgmlType, GgufValueType, ggufValue, type GgufArray, type GgufValue } from "../../../src/core/gguf/ggufTypes.js";
+import {
+  GgmlType,
+  GgufValueType,
+  ggufValue,
+  type GgufArray,
+  type GgufValue,
+} from "../../../src/core/gguf/ggufTypes.js";
 import { readGguf } from "../../../src/core/gguf/readGguf.js";
 import { writeSyntheticAdapter, writeSyntheticModel } from "../../../src/core/gguf/syntheticModel.js";
 import { writeGguf } from "../../../src/core/gguf/writeGguf.js";
@@ -37,7 +43,10 @@ beforeAll(async () => {
       { key: "a.i64", value: ggufValue.i64(-(2n ** 62n)) },
       { key: "a.f64", value: ggufValue.f64(1 / 3) },
       { key: "a.arr.f32", value: ggufValue.f32Array([1.5, -2]) },
-      { key: "a.arr.u64", value: ggufValue.array({ itemType: GgufValueType.Uint64, items: BigUint64Array.of(1n, 2n ** 64n - 1n) }) },
+      {
+        key: "a.arr.u64",
+        value: ggufValue.array({ itemType: GgufValueType.Uint64, items: BigUint64Array.of(1n, 2n ** 64n - 1n) }),
+      },
       { key: "a.arr.str", value: ggufValue.stringArray(["x", "yé"]) },
     ],
     tensors: [{ name: "t", dims: [32, 2], type: GgmlType.Q8_0, data: new Uint8Array(68) }],
@@ -74,7 +83,15 @@ describe("GGUF cross-check", () => {
           fileOffset: Number(t.fileOffset),
         })),
         name,
-      ).toEqual(ours.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, offset: t.offset, fileOffset: ours.dataOffset + t.offset })));
+      ).toEqual(
+        ours.tensors.map((t) => ({
+          name: t.name,
+          dims: t.dims,
+          type: t.type,
+          offset: t.offset,
+          fileOffset: ours.dataOffset + t.offset,
+        })),
+      );
       // Their metadata is a nested object keyed by the dotted path.
       for (const kv of ours.kvs) {
         let node: unknown = theirs.metadata;
@@ -92,7 +109,12 @@ describe("GGUF cross-check", () => {
       const theirs = await gguf(path, { allowLocalFile: true, typedMetadata: true });
       expect(Number(theirs.tensorDataOffset), name).toBe(ours.dataOffset);
       expect(
-        theirs.tensorInfos.map((t) => ({ name: t.name, dims: t.shape.map(Number), type: t.dtype, offset: Number(t.offset) })),
+        theirs.tensorInfos.map((t) => ({
+          name: t.name,
+          dims: t.shape.map(Number),
+          type: t.dtype,
+          offset: Number(t.offset),
+        })),
         name,
       ).toEqual(ours.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, offset: t.offset })));
       for (const kv of ours.kvs) {

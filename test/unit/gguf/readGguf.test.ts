@@ -69,7 +69,10 @@ describe("readGguf", () => {
 
   it("reports a missing file as gguf/notFound", async () => {
     const path = join(dir, "nope.gguf");
-    await expect(readGguf(path)).rejects.toMatchObject({ code: "gguf/notFound", message: expect.stringContaining(path) });
+    await expect(readGguf(path)).rejects.toMatchObject({
+      code: "gguf/notFound",
+      message: expect.stringContaining(path),
+    });
   });
 
   it("reports files that are not GGUF as gguf/notGguf", async () => {
@@ -79,10 +82,33 @@ describe("readGguf", () => {
   });
 
   it("reports other versions as gguf/unsupportedVersion", async () => {
-    await expectCode("v1.gguf", patched(4, (b) => b.writeUInt32LE(1)), "gguf/unsupportedVersion", /version 1 \(GGUF v1 is obsolete\)/);
-    await expectCode("v4.gguf", patched(4, (b) => b.writeUInt32LE(4)), "gguf/unsupportedVersion", /version 4;/);
-    await expectCode("be.gguf", patched(4, (b) => b.writeUInt32BE(3)), "gguf/unsupportedVersion", /big-endian/);
-    const v2 = await readGguf(join(dir, await writeVariant("v2.gguf", patched(4, (b) => b.writeUInt32LE(2)))));
+    await expectCode(
+      "v1.gguf",
+      patched(4, (b) => b.writeUInt32LE(1)),
+      "gguf/unsupportedVersion",
+      /version 1 \(GGUF v1 is obsolete\)/,
+    );
+    await expectCode(
+      "v4.gguf",
+      patched(4, (b) => b.writeUInt32LE(4)),
+      "gguf/unsupportedVersion",
+      /version 4;/,
+    );
+    await expectCode(
+      "be.gguf",
+      patched(4, (b) => b.writeUInt32BE(3)),
+      "gguf/unsupportedVersion",
+      /big-endian/,
+    );
+    const v2 = await readGguf(
+      join(
+        dir,
+        await writeVariant(
+          "v2.gguf",
+          patched(4, (b) => b.writeUInt32LE(2)),
+        ),
+      ),
+    );
     expect(v2.version).toBe(2);
   });
 
@@ -100,7 +126,11 @@ describe("readGguf", () => {
       ["in a tensor name", firstTensorInfo + 12, /the name of tensor #0/],
       ["in tensor dims", firstTensorInfo + 30, /the info of tensor "token_embd\.weight"/],
       ["before the data", info.dataOffset - 1, /the padding before the data section/],
-      ["in the first tensor's data", info.dataOffset + 100, /the data of tensor "token_embd\.weight" \(66560 bytes\) at byte/],
+      [
+        "in the first tensor's data",
+        info.dataOffset + 100,
+        /the data of tensor "token_embd\.weight" \(66560 bytes\) at byte/,
+      ],
       ["in the last tensor's data", model.length - 1, /the data of tensor "blk\.1\.ffn_down\.weight"/],
     ];
     for (const [what, at, message] of cuts) {
@@ -119,21 +149,65 @@ describe("readGguf", () => {
     const name = kv("general.name");
     // valueOffset points at the u32 type; an array continues with u32 item type, u64 count.
     const cases: [string, Buffer, RegExp][] = [
-      ["array count", patched(tokens.valueOffset + 8, (b) => b.writeBigUInt64LE(2n ** 40n)), /array of 1099511627776 string items exceeds the file size/],
-      ["array count u64 max", patched(tokens.valueOffset + 8, (b) => b.writeBigUInt64LE(2n ** 64n - 1n)), /exceeds the file size/],
+      [
+        "array count",
+        patched(tokens.valueOffset + 8, (b) => b.writeBigUInt64LE(2n ** 40n)),
+        /array of 1099511627776 string items exceeds the file size/,
+      ],
+      [
+        "array count u64 max",
+        patched(tokens.valueOffset + 8, (b) => b.writeBigUInt64LE(2n ** 64n - 1n)),
+        /exceeds the file size/,
+      ],
       ["array item type", patched(tokens.valueOffset + 4, (b) => b.writeUInt32LE(13)), /unknown array item type 13/],
-      ["string length", patched(name.valueOffset + 4, (b) => b.writeBigUInt64LE(2n ** 50n)), /string length \d+ exceeds the file size/],
-      ["item string length", patched(tokens.valueOffset + 16, (b) => b.writeBigUInt64LE(10n ** 9n)), /item 0 of KV "tokenizer\.ggml\.tokens".*string length 1000000000 is absurd/],
-      ["value type", patched(name.valueOffset, (b) => b.writeUInt32LE(99)), /KV "general\.name" at byte \d+: unknown value type 99/],
-      ["tensor count", patched(8, (b) => b.writeBigUInt64LE(2n ** 40n)), /1099511627776 tensors and \d+ KVs cannot fit/],
+      [
+        "string length",
+        patched(name.valueOffset + 4, (b) => b.writeBigUInt64LE(2n ** 50n)),
+        /string length \d+ exceeds the file size/,
+      ],
+      [
+        "item string length",
+        patched(tokens.valueOffset + 16, (b) => b.writeBigUInt64LE(10n ** 9n)),
+        /item 0 of KV "tokenizer\.ggml\.tokens".*string length 1000000000 is absurd/,
+      ],
+      [
+        "value type",
+        patched(name.valueOffset, (b) => b.writeUInt32LE(99)),
+        /KV "general\.name" at byte \d+: unknown value type 99/,
+      ],
+      [
+        "tensor count",
+        patched(8, (b) => b.writeBigUInt64LE(2n ** 40n)),
+        /1099511627776 tensors and \d+ KVs cannot fit/,
+      ],
       ["kv count", patched(16, (b) => b.writeBigUInt64LE(2n ** 62n)), /KVs cannot fit/],
-      ["n_dims", patched(firstTensorInfo + 25, (b) => b.writeUInt32LE(5)), /tensor "token_embd\.weight" at byte \d+: 5 dimensions \(at most 4\)/],
+      [
+        "n_dims",
+        patched(firstTensorInfo + 25, (b) => b.writeUInt32LE(5)),
+        /tensor "token_embd\.weight" at byte \d+: 5 dimensions \(at most 4\)/,
+      ],
       ["tensor type", patched(firstTensorInfo + 45, (b) => b.writeUInt32LE(99)), /unknown or removed ggml type 99/],
-      ["removed tensor type", patched(firstTensorInfo + 45, (b) => b.writeUInt32LE(31)), /unknown or removed ggml type 31/],
-      ["block size", patched(firstTensorInfo + 45, (b) => b.writeUInt32LE(12)), /Q4_K rows of 64 elements are not a multiple of its block size 256/],
+      [
+        "removed tensor type",
+        patched(firstTensorInfo + 45, (b) => b.writeUInt32LE(31)),
+        /unknown or removed ggml type 31/,
+      ],
+      [
+        "block size",
+        patched(firstTensorInfo + 45, (b) => b.writeUInt32LE(12)),
+        /Q4_K rows of 64 elements are not a multiple of its block size 256/,
+      ],
       ["dim", patched(firstTensorInfo + 29, (b) => b.writeBigUInt64LE(2n ** 60n)), /dimension 0 is absurd/],
-      ["misaligned offset", patched(firstTensorInfo + 49, (b) => b.writeBigUInt64LE(4n)), /data offset 4 is not a multiple of the alignment 32/],
-      ["duplicate key", patched(name.valueOffset - 4, (b) => b.write("type", "latin1")), /KV "general\.type" at byte \d+: duplicate key/],
+      [
+        "misaligned offset",
+        patched(firstTensorInfo + 49, (b) => b.writeBigUInt64LE(4n)),
+        /data offset 4 is not a multiple of the alignment 32/,
+      ],
+      [
+        "duplicate key",
+        patched(name.valueOffset - 4, (b) => b.write("type", "latin1")),
+        /KV "general\.type" at byte \d+: duplicate key/,
+      ],
     ];
     expect(model.subarray(name.valueOffset - 4, name.valueOffset).toString()).toBe("name");
     for (const [what, bytes, message] of cases) {

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { float16BitsToFloat32 } from "../../../src/core/gguf/float16.js";
 import { GgmlType, GgufValueType } from "../../../src/core/gguf/ggufTypes.js";
 import { getGgufValue, readGguf, requireGgufValue, type GgufFile } from "../../../src/core/gguf/readGguf.js";
 import {
@@ -26,7 +27,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const sha256 = async (path: string): Promise<string> => createHash("sha256").update(await readFile(path)).digest("hex");
+const sha256 = async (path: string): Promise<string> =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 const strings = (file: GgufFile, key: string): string[] => {
   const a = requireGgufValue(file, key, GgufValueType.Array);
   if (a.itemType !== GgufValueType.String) throw new Error(`${key} is not a string array`);
@@ -43,7 +47,11 @@ describe("writeSyntheticModel", () => {
     expect(tiny.fileSize).toBe(468_128);
     const shapes = Object.fromEntries(tiny.tensors.map((t) => [t.name, [t.dims, t.type]]));
     expect(tiny.tensors).toHaveLength(21);
-    expect(tiny.tensors.slice(0, 3).map((t) => t.name)).toEqual(["token_embd.weight", "output_norm.weight", "output.weight"]);
+    expect(tiny.tensors.slice(0, 3).map((t) => t.name)).toEqual([
+      "token_embd.weight",
+      "output_norm.weight",
+      "output.weight",
+    ]);
     expect(shapes).toMatchObject({
       "token_embd.weight": [[64, 260], GgmlType.F32],
       "output_norm.weight": [[64], GgmlType.F32],
@@ -69,9 +77,15 @@ describe("writeSyntheticModel", () => {
     expect(requireGgufValue(tiny, "general.architecture", GgufValueType.String)).toBe("llama");
     expect(requireGgufValue(tiny, "general.type", GgufValueType.String)).toBe("model");
     expect(
-      ["block_count", "embedding_length", "attention.head_count", "attention.head_count_kv", "feed_forward_length", "context_length", "rope.dimension_count"].map(
-        (k) => u32(`llama.${k}`),
-      ),
+      [
+        "block_count",
+        "embedding_length",
+        "attention.head_count",
+        "attention.head_count_kv",
+        "feed_forward_length",
+        "context_length",
+        "rope.dimension_count",
+      ].map((k) => u32(`llama.${k}`)),
     ).toEqual([2, 64, 4, 4, 128, 256, 16]);
     expect(getGgufValue(tiny, "llama.rope.freq_base", GgufValueType.Float32)).toBe(10000);
     expect(getGgufValue(tiny, "llama.attention.layer_norm_rms_epsilon", GgufValueType.Float32)).toBe(Math.fround(1e-5));
@@ -87,7 +101,11 @@ describe("writeSyntheticModel", () => {
     expect(strings(tiny, "tokenizer.ggml.merges")).toEqual([]);
     expect(getGgufValue(tiny, "tokenizer.ggml.model", GgufValueType.String)).toBe("gpt2");
     expect(getGgufValue(tiny, "tokenizer.ggml.pre", GgufValueType.String)).toBe("default");
-    expect([u32("tokenizer.ggml.bos_token_id"), u32("tokenizer.ggml.eos_token_id"), u32("tokenizer.ggml.padding_token_id")]).toEqual([256, 257, 257]);
+    expect([
+      u32("tokenizer.ggml.bos_token_id"),
+      u32("tokenizer.ggml.eos_token_id"),
+      u32("tokenizer.ggml.padding_token_id"),
+    ]).toEqual([256, 257, 257]);
     expect(getGgufValue(tiny, "tokenizer.ggml.add_bos_token", GgufValueType.Bool)).toBe(true);
     expect(getGgufValue(tiny, "tokenizer.ggml.add_eos_token", GgufValueType.Bool)).toBe(false);
     expect(getGgufValue(tiny, "tokenizer.chat_template", GgufValueType.String)).toContain("<|im_start|>");
@@ -134,7 +152,12 @@ describe("writeSyntheticModel", () => {
 
   it("writes the spm-bytes vocabulary of trainer-design §7 plus ChatML tokens and ▁", async () => {
     const path = join(dir, "spm.gguf");
-    const info = await writeSyntheticModel(path, { vocab: "spm-bytes", embeddingLength: 256, headCount: 4, headCountKv: 4 });
+    const info = await writeSyntheticModel(path, {
+      vocab: "spm-bytes",
+      embeddingLength: 256,
+      headCount: 4,
+      headCountKv: 4,
+    });
     const file = await readGguf(path);
     const tokens = strings(file, "tokenizer.ggml.tokens");
     expect(info.vocabSize).toBe(262);
@@ -142,9 +165,13 @@ describe("writeSyntheticModel", () => {
     expect(tokens[258]).toBe("<0xFF>");
     expect(tokens.slice(259)).toEqual(["<|im_start|>", "<|im_end|>", "▁"]);
     const types = ints(file, "tokenizer.ggml.token_type");
-    expect([types[0], types[1], types[2], types[3], types[258], types[259], types[260], types[261]]).toEqual([2, 3, 3, 6, 6, 3, 3, 1]);
+    expect([types[0], types[1], types[2], types[3], types[258], types[259], types[260], types[261]]).toEqual([
+      2, 3, 3, 6, 6, 3, 3, 1,
+    ]);
     const scores = requireGgufValue(file, "tokenizer.ggml.scores", GgufValueType.Array);
-    expect(scores.itemType === GgufValueType.Float32 && scores.items.every((s) => s === 0) && scores.items.length).toBe(262);
+    expect(scores.itemType === GgufValueType.Float32 && scores.items.every((s) => s === 0) && scores.items.length).toBe(
+      262,
+    );
     expect(getGgufValue(file, "tokenizer.ggml.model", GgufValueType.String)).toBe("llama");
     expect(file.tensors.find((t) => t.name === "token_embd.weight")?.dims).toEqual([256, 262]);
   });
@@ -156,7 +183,11 @@ describe("writeSyntheticModel", () => {
     await writeSyntheticModel(join(dir, "dupspm.gguf"), { duplicateVocab: true, vocab: "spm-bytes" });
     expect(strings(await readGguf(join(dir, "dupspm.gguf")), "tokenizer.ggml.tokens")[4]).toBe("<0x00>");
 
-    await writeSyntheticModel(join(dir, "arch.gguf"), { architecture: "prism-unknown", chatTemplate: "none", name: "x" });
+    await writeSyntheticModel(join(dir, "arch.gguf"), {
+      architecture: "prism-unknown",
+      chatTemplate: "none",
+      name: "x",
+    });
     const arch = await readGguf(join(dir, "arch.gguf"));
     expect(getGgufValue(arch, "general.architecture", GgufValueType.String)).toBe("prism-unknown");
     expect(getGgufValue(arch, "prism-unknown.block_count", GgufValueType.Uint32)).toBe(2);
@@ -165,7 +196,14 @@ describe("writeSyntheticModel", () => {
   });
 
   it("supports other shapes (GQA) and reports the parameter count", async () => {
-    const shape = { ...TINY_MODEL, blocks: 3, embeddingLength: 128, headCount: 8, headCountKv: 2, feedForwardLength: 256 };
+    const shape = {
+      ...TINY_MODEL,
+      blocks: 3,
+      embeddingLength: 128,
+      headCount: 8,
+      headCountKv: 2,
+      feedForwardLength: 256,
+    };
     const info = await writeSyntheticModel(join(dir, "gqa.gguf"), shape);
     const file = await readGguf(join(dir, "gqa.gguf"));
     expect(file.tensors).toHaveLength(3 + 9 * 3);
@@ -173,6 +211,44 @@ describe("writeSyntheticModel", () => {
     const params = file.tensors.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0);
     expect(info.parameterCount).toBe(params);
     expect(llamaTensorSpecs(shape, info.vocabSize).map((s) => s.name)).toEqual(file.tensors.map((t) => t.name));
+  });
+
+  it("rejects shapes llama.cpp could not load", async () => {
+    for (const bad of [{ headCount: 3 }, { headCountKv: 3 }, { blocks: 0 }, { feedForwardLength: 1.5 }]) {
+      await expect(writeSyntheticModel(join(dir, "bad.gguf"), bad)).rejects.toMatchObject({
+        code: "gguf/writeFailed",
+        message: expect.stringMatching(/invalid model shape/),
+      });
+    }
+  });
+});
+
+describe("writeSyntheticModel, pooled sampling (models over 16M parameters)", () => {
+  it("is deterministic, F16 throughout, and keeps each tensor's σ", async () => {
+    const shape = {
+      blocks: 2,
+      embeddingLength: 1024,
+      headCount: 16,
+      headCountKv: 4,
+      feedForwardLength: 2816,
+      weightType: "f16" as const,
+    };
+    const a = join(dir, "pooled-a.gguf");
+    const b = join(dir, "pooled-b.gguf");
+    const info = await writeSyntheticModel(a, shape);
+    expect(info.parameterCount).toBeGreaterThan(16_000_000);
+    await writeSyntheticModel(b, shape);
+    expect(await sha256(a)).toBe(await sha256(b));
+    const file = await readGguf(a);
+    const down = file.tensors.find((t) => t.name === "blk.1.ffn_down.weight");
+    if (!down) throw new Error("no ffn_down");
+    const bytes = await readFile(a);
+    let sum = 0;
+    for (let i = 0; i < down.byteSize; i += 2)
+      sum += float16BitsToFloat32(bytes.readUInt16LE(file.dataOffset + down.offset + i)) ** 2;
+    expect(Math.sqrt(sum / (down.byteSize / 2)) * Math.sqrt(2816)).toBeCloseTo(1, 1);
+    await rm(a);
+    await rm(b);
   });
 });
 

@@ -28,7 +28,7 @@ const ALL_KVS: GgufKv[] = [
   { key: "t.f32", value: ggufValue.f32(Math.fround(3.14159)) },
   { key: "t.bool.true", value: ggufValue.bool(true) },
   { key: "t.bool.false", value: ggufValue.bool(false) },
-  { key: "t.string", value: ggufValue.string("héllo, 世界 🌍\n\"quoted\"") },
+  { key: "t.string", value: ggufValue.string('héllo, 世界 🌍\n"quoted"') },
   { key: "t.string.empty", value: ggufValue.string("") },
   { key: "t.u64", value: ggufValue.u64(0xffff_ffff_ffff_ffffn) },
   { key: "t.i64", value: ggufValue.i64(-0x8000_0000_0000_0000n) },
@@ -43,9 +43,18 @@ const ALL_KVS: GgufKv[] = [
   { key: "t.arr.bool", value: ggufValue.array({ itemType: GgufValueType.Bool, items: [true, false, true] }) },
   { key: "t.arr.string", value: ggufValue.stringArray(["a", "", "Ġthe", "<|im_end|>"]) },
   { key: "t.arr.empty", value: ggufValue.stringArray([]) },
-  { key: "t.arr.u64", value: ggufValue.array({ itemType: GgufValueType.Uint64, items: BigUint64Array.of(2n ** 64n - 1n, 0n) }) },
-  { key: "t.arr.i64", value: ggufValue.array({ itemType: GgufValueType.Int64, items: BigInt64Array.of(-(2n ** 63n), 7n) }) },
-  { key: "t.arr.f64", value: ggufValue.array({ itemType: GgufValueType.Float64, items: Float64Array.of(Math.PI, -0) }) },
+  {
+    key: "t.arr.u64",
+    value: ggufValue.array({ itemType: GgufValueType.Uint64, items: BigUint64Array.of(2n ** 64n - 1n, 0n) }),
+  },
+  {
+    key: "t.arr.i64",
+    value: ggufValue.array({ itemType: GgufValueType.Int64, items: BigInt64Array.of(-(2n ** 63n), 7n) }),
+  },
+  {
+    key: "t.arr.f64",
+    value: ggufValue.array({ itemType: GgufValueType.Float64, items: Float64Array.of(Math.PI, -0) }),
+  },
   {
     key: "t.arr.nested",
     value: ggufValue.array({
@@ -64,7 +73,9 @@ function f32Tensor(name: string, values: number[], dims = [values.length]): Gguf
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 }
 
 describe("writeGguf / readGguf round trip", () => {
@@ -181,7 +192,11 @@ describe("writeGguf failures", () => {
     await writeFile(blocker, "x");
     const path = join(blocker, "m.gguf");
     await expectWriteFailed(path, writeGguf(path, { kvs: [], tensors: [] }), /ENOTDIR/);
-    await expectWriteFailed(join(dir, "missing", "m.gguf"), writeGguf(join(dir, "missing", "m.gguf"), { kvs: [], tensors: [] }), /ENOENT/);
+    await expectWriteFailed(
+      join(dir, "missing", "m.gguf"),
+      writeGguf(join(dir, "missing", "m.gguf"), { kvs: [], tensors: [] }),
+      /ENOENT/,
+    );
   });
 
   it("removes the temp file and keeps the old file when a tensor fails mid-write", async () => {
@@ -211,17 +226,29 @@ describe("writeGguf failures", () => {
       [[{ name: "q", dims: [32], type: GgmlType.Q4_0, data: new Float32Array(32) }], [], /F32 or F16, not Q4_0/],
       [[{ name: "q", dims: [32], type: GgmlType.Q4_0, data: new Uint8Array(17) }], [], /17 bytes given, 18 expected/],
       [[{ name: "q", dims: [32], type: GgmlType.Q4_0, data: [new Uint8Array(19)] }], [], /more than the expected 18/],
-      [[{ name: "q", dims: [33], type: GgmlType.Q4_0, data: new Uint8Array(18) }], [], /not a multiple of its block size 32/],
+      [
+        [{ name: "q", dims: [33], type: GgmlType.Q4_0, data: new Uint8Array(18) }],
+        [],
+        /not a multiple of its block size 32/,
+      ],
       [[{ name: "q", dims: [1], type: 4 as GgmlType, data: new Uint8Array(1) }], [], /unknown or removed ggml type 4/],
       [[{ name: "q", dims: [1, 1, 1, 1, 1], type: GgmlType.F32, data: new Float32Array(1) }], [], /5 dims/],
       [[f32Tensor("w", [1]), f32Tensor("w", [1])], [], /duplicate tensor "w"/],
       [[], [{ key: "k", value: ggufValue.u8(256) }], /KV "k": 256 is not a valid u8/],
       [[], [{ key: "k", value: ggufValue.i32(1.5) }], /1.5 is not a valid i32/],
-      [[], [{ key: "k", value: ggufValue.u8(1) }, { key: "k", value: ggufValue.u8(1) }], /duplicate KV "k"/],
+      [
+        [],
+        [
+          { key: "k", value: ggufValue.u8(1) },
+          { key: "k", value: ggufValue.u8(1) },
+        ],
+        /duplicate KV "k"/,
+      ],
       [[], [{ key: "general.alignment", value: ggufValue.u32(48) }], /alignment 48 is not a power of two/],
       [[], [{ key: "general.alignment", value: ggufValue.u64(32n) }], /typed u32/],
     ];
-    for (const [tensors, kvs, message] of cases) await expectWriteFailed(path, writeGguf(path, { kvs, tensors }), message);
+    for (const [tensors, kvs, message] of cases)
+      await expectWriteFailed(path, writeGguf(path, { kvs, tensors }), message);
     await expect(stat(path)).rejects.toThrow(/ENOENT/);
     expect(await leftovers("bad.gguf")).toEqual([]);
   });

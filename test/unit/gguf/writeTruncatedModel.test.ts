@@ -24,7 +24,10 @@ afterAll(async () => {
 async function tensorBytes(file: GgufFile): Promise<Map<string, Buffer>> {
   const bytes = await readFile(file.path);
   return new Map(
-    file.tensors.map((t) => [t.name, bytes.subarray(file.dataOffset + t.offset, file.dataOffset + t.offset + t.byteSize)]),
+    file.tensors.map((t) => [
+      t.name,
+      bytes.subarray(file.dataOffset + t.offset, file.dataOffset + t.offset + t.byteSize),
+    ]),
   );
 }
 
@@ -51,7 +54,8 @@ describe("writeTruncatedModel", () => {
       plainKvs(src).filter((kv) => kv.key !== "llama.block_count"),
     );
     const before = await tensorBytes(src);
-    for (const [name, bytes] of await tensorBytes(cut)) expect(bytes.equals(before.get(name) ?? Buffer.alloc(0)), name).toBe(true);
+    for (const [name, bytes] of await tensorBytes(cut))
+      expect(bytes.equals(before.get(name) ?? Buffer.alloc(0)), name).toBe(true);
     expect((await readdir(dir)).filter((f) => f.includes(".tmp-"))).toEqual([]);
   });
 
@@ -66,7 +70,11 @@ describe("writeTruncatedModel", () => {
     const rng = new SeededRandom(7);
     const random = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => rng.int(256));
     // A string KV whose bytes are not valid UTF-8: a decode/re-encode would change it, a raw copy must not.
-    const badUtf8 = Buffer.concat([Buffer.from([8, 0, 0, 0]), Buffer.from([3, 0, 0, 0, 0, 0, 0, 0]), Buffer.from([0x61, 0xff, 0xfe])]);
+    const badUtf8 = Buffer.concat([
+      Buffer.from([8, 0, 0, 0]),
+      Buffer.from([3, 0, 0, 0, 0, 0, 0, 0]),
+      Buffer.from([0x61, 0xff, 0xfe]),
+    ]);
     const kvs: GgufKvInput[] = [
       { key: "general.architecture", value: ggufValue.string("qwen3") },
       { key: "general.alignment", value: ggufValue.u32(64) },
@@ -104,7 +112,8 @@ describe("writeTruncatedModel", () => {
       "output.weight",
     ]);
     const srcBytes = await tensorBytes(before);
-    for (const [name, bytes] of await tensorBytes(cut)) expect(bytes.equals(srcBytes.get(name) ?? Buffer.alloc(0)), name).toBe(true);
+    for (const [name, bytes] of await tensorBytes(cut))
+      expect(bytes.equals(srcBytes.get(name) ?? Buffer.alloc(0)), name).toBe(true);
     expect(getGgufValue(cut, "qwen3.block_count", GgufValueType.Uint64)).toBe(2n);
     // Per-layer numeric arrays are cut; strings and keys outside the architecture are not.
     expect(getGgufValue(cut, "qwen3.attention.head_count", GgufValueType.Array)).toEqual({
@@ -115,7 +124,9 @@ describe("writeTruncatedModel", () => {
     expect(getGgufValue(cut, "general.tags", GgufValueType.Array)?.items).toHaveLength(3);
     const weird = cut.kvs.find((kv) => kv.key === "weird.name");
     const outBytes = await readFile(out);
-    expect(outBytes.subarray(weird?.valueOffset, (weird?.valueOffset ?? 0) + badUtf8.length).equals(badUtf8)).toBe(true);
+    expect(outBytes.subarray(weird?.valueOffset, (weird?.valueOffset ?? 0) + badUtf8.length).equals(badUtf8)).toBe(
+      true,
+    );
   });
 
   it("rejects block counts out of range and files without one", async () => {
@@ -126,7 +137,10 @@ describe("writeTruncatedModel", () => {
       });
     }
     const adapterLike = join(dir, "noblocks.gguf");
-    await writeGguf(adapterLike, { kvs: [{ key: "general.architecture", value: ggufValue.string("llama") }], tensors: [] });
+    await writeGguf(adapterLike, {
+      kvs: [{ key: "general.architecture", value: ggufValue.string("llama") }],
+      tensors: [],
+    });
     await expect(writeTruncatedModel(adapterLike, join(dir, "x.gguf"), 1)).rejects.toMatchObject({
       code: "gguf/invalid",
       message: expect.stringContaining(`no KV "llama.block_count"`),

@@ -1,0 +1,206 @@
+import { rm } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { DistillJob } from "../../core/distill/DistillJob.js";
+import { distillSettingsSchema, type DistillSettingsInput } from "../../core/distill/distillSettings.js";
+import { NativeTrainer } from "../../core/distill/NativeTrainer.js";
+import { ModelSession } from "../../core/engine/ModelSession.js";
+import { FeatureExtractor } from "../../core/features/FeatureExtractor.js";
+import { parseFeatureSpec } from "../../core/features/featureSpec.js";
+import { modelFingerprint, modelIdentity } from "../../core/model/modelIdentity.js";
+import { BUILTIN_RULE_JUDGES, PairwiseModelJudge, type Judge } from "../../core/pipeline/judges.js";
+import { OpenAiGenerator } from "../../core/pipeline/OpenAiGenerator.js";
+import { DEFAULT_PERSONAS } from "../../core/pipeline/personas.js";
+import { EngineGenerator, type TextGenerator } from "../../core/pipeline/TextGenerator.js";
+import { defaultThreadCount } from "../../core/util/defaultThreadCount.js";
+import { intFlag, numberFlag, UsageError, type CliContext } from "../CliContext.js";
+import { readPersonasFile, readPromptsFile } from "../readPromptFiles.js";
+import { trainerBinary } from "../trainerBinary.js";
+import { gpuFlag } from "./gpuFlag.js";
+
+export const DISTILL_USAGE =
+  "prism distill --model <m.gguf> --out <name.prism> [--personas <file.json|jsonl>] [--persona-ids a,b] " +
+  "[--queries-per-persona N] [--prompts <file.jsonl|txt>] [--judge self|rule:longer|rule:shorter|<url>] " +
+  "[--generator local|<url>] [--gate-features final|layer:K] [--seed N] [--threads N] [--sequences N] " +
+  "[--context N] [--max-query-tokens N] [--max-answer-tokens N] [--min-per-class N] [--min-distill N] " +
+  "[--epochs N] [--rank N] [--alpha A] [--lr X] [--window N] [--gpu …] [--fresh] [--json]";
+
+/** The per-user cache of the CLI (model content hashes). */
+export function cliCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "prism");
+}
+
+/**
+ * `prism distill`: runs the five PRISM stages into a bundle. The job lives in `<out>.job/`; re-running the
+ * same command resumes it (killed at any moment, it repeats no finished item). Progress goes to stderr.
+ */
+export async function distillCommand(args: string[], ctx: CliContext): Promise<void> {
+  const stringFlags = [
+    "model",
+    "out",
+    "personas",
+    "persona-ids",
+    "queries-per-persona",
+    "prompts",
+    "judge",
+    "generator",
+    "gate-features",
+    "seed",
+    "threads",
+    "sequences",
+    "context",
+    "max-query-tokens",
+    "max-answer-tokens",
+    "min-per-class",
+    "min-distill",
+    "epochs",
+    "rank",
+    "alpha",
+    "lr",
+    "window",
+    "gpu",
+  ];
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    fresh: { type: "boolean" },
+    json: { type: "boolean" },
+  };
+  for (const k of stringFlags) options[k] = { type: "string" };
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
+  const v = values as Record<string, string | boolean | undefined>;
+  const s = (k: string): string | undefined => (typeof v[k] === "string" ? (v[k] as string) : undefined);
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}".`);
+  if (!s("model")) throw new UsageError("--model is required.");
+  if (!s("out")) throw new UsageError("--out is required.");
+  const modelPath = resolve(s("model")!);
+  const outDir = resolve(s("out")!);
+  const jobDir = `${outDir}.job`;
+  const threads = intFlag("threads", s("threads"), 1, 1024) ?? defaultThreadCount();
+  const gpu = gpuFlag(s("gpu"));
+  const featureSpec = s("gate-features") === undefined ? undefined : parseFeatureSpec(s("gate-features")!);
+  if (s("gate-features") !== undefined && !featureSpec)
+    throw new UsageError("--gate-features must be final or layer:K (optionally /mean).");
+
+  let personas = s("personas")
+    ? await readPersonasFile(resolve(s("personas")!))
+    : DEFAULT_PERSONAS.map(({ id, text }) => ({ id, text }));
+  if (s("persona-ids")) {
+    const wanted = s("persona-ids")!
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean);
+    const unknown = wanted.filter((id) => !personas.some((p) => p.id === id));
+    if (unknown.length) throw new UsageError(`--persona-ids: unknown persona(s) ${unknown.join(", ")}.`);
+    personas = personas.filter((p) => wanted.includes(p.id));
+  }
+  const userPrompts = s("prompts") ? await readPromptsFile(resolve(s("prompts")!)) : [];
+
+  const engine = ctx.engine();
+  const session = new ModelSession(engine, { modelPath, gpu, threads });
+  const info = await session.model(ctx.signal);
+  const contextSize = intFlag("context", s("context"), 256, 1_048_576) ?? Math.min(info.contextLength || 4096, 4096);
+  const sequences = intFlag("sequences", s("sequences"), 1, 64) ?? 4;
+  const generator: TextGenerator = /^https?:\/\//.test(s("generator") ?? "")
+    ? new OpenAiGenerator({ baseUrl: s("generator")! })
+    : new EngineGenerator({ session, contextSize, threads, sequences });
+  if (s("generator") && s("generator") !== "local" && !/^https?:\/\//.test(s("generator")!)) {
+    throw new UsageError("--generator must be local or an http(s) URL of an OpenAI-compatible server.");
+  }
+  const judge = makeJudge(s("judge") ?? "self", generator);
+
+  const identity = await modelIdentity(modelPath, {
+    cacheFile: join(cliCacheDir(), "model-hashes.json"),
+    signal: ctx.signal,
+  });
+  const input: DistillSettingsInput = {
+    model: { ...identity, path: modelPath },
+    personas,
+    queriesPerPersona: intFlag("queries-per-persona", s("queries-per-persona"), 0, 10_000),
+    userPrompts,
+    seed: intFlag("seed", s("seed"), 0, 2 ** 31 - 1),
+    featureSpec,
+    query: { maxTokens: intFlag("max-query-tokens", s("max-query-tokens"), 1, 32_768) },
+    answer: { maxTokens: intFlag("max-answer-tokens", s("max-answer-tokens"), 1, 32_768) },
+    judge: judge.description,
+    generator: generator.description,
+    gate: { minPerClass: intFlag("min-per-class", s("min-per-class"), 2, 100_000) },
+    minDistill: intFlag("min-distill", s("min-distill"), 1, 100_000),
+    lora: {
+      epochs: intFlag("epochs", s("epochs"), 1, 1000),
+      rank: intFlag("rank", s("rank"), 1, 512),
+      alpha: numberFlag("alpha", s("alpha"), 0.001, 4096),
+      learningRate: numberFlag("lr", s("lr"), 1e-8, 1),
+      contextSize: intFlag("window", s("window"), 256, 131_072),
+    },
+  };
+  const settings = distillSettingsSchema.parse(input);
+  if (settings.queriesPerPersona === 0 && userPrompts.length === 0) {
+    throw new UsageError("nothing to distil: --queries-per-persona 0 and no --prompts.");
+  }
+  if (v.fresh) await rm(jobDir, { recursive: true, force: true });
+
+  const features = new FeatureExtractor({
+    engine,
+    basePath: modelPath,
+    baseFingerprint: modelFingerprint(identity),
+    spec: settings.featureSpec,
+    cacheDir: jobDir,
+    threads,
+    gpu,
+  });
+  const tty = (ctx.stderr as NodeJS.WriteStream).isTTY === true;
+  let lastLine = "";
+  const job = new DistillJob({
+    jobDir,
+    outDir,
+    settings,
+    generator,
+    judge,
+    features,
+    session,
+    trainer: new NativeTrainer({ binaryPath: trainerBinary(), threads }),
+    signal: ctx.signal,
+    log: (m) => ctx.stderr.write(`${m}\n`),
+    onProgress: (p) => {
+      const eta = p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : "";
+      const line = `stage ${p.stage}/5 ${p.stageName}: ${p.done}/${p.total} (${p.message}${eta})`;
+      if (line === lastLine) return;
+      lastLine = line;
+      ctx.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    },
+  });
+  const result = await job.run();
+  if (tty) ctx.stderr.write("\n");
+  const summary = {
+    bundle: result.bundleDir,
+    queries: result.queries,
+    distill: result.distill,
+    retain: result.retain,
+    gate: {
+      validationAccuracy: result.gate.metrics.validation.accuracy,
+      validationAuc: result.gate.metrics.validation.auc,
+      threshold: result.gate.threshold,
+    },
+    training: { epochs: result.training.epochs, seconds: result.training.seconds },
+  };
+  ctx.stdout.write(
+    v.json
+      ? `${JSON.stringify(summary, null, 2)}\n`
+      : `wrote ${result.bundleDir}: ${result.queries} queries, ${result.distill} distill / ${result.retain} retain, gate validation accuracy ${fmt(summary.gate.validationAccuracy)}\n`,
+  );
+}
+
+function makeJudge(spec: string, generator: TextGenerator): Judge {
+  if (spec === "self") return new PairwiseModelJudge(generator);
+  if (/^https?:\/\//.test(spec)) return new PairwiseModelJudge(new OpenAiGenerator({ baseUrl: spec }));
+  const rule = /^rule:(.+)$/.exec(spec)?.[1];
+  const make = rule ? BUILTIN_RULE_JUDGES[rule] : undefined;
+  if (make) return make();
+  throw new UsageError(
+    `--judge must be self, an http(s) URL, or rule:${Object.keys(BUILTIN_RULE_JUDGES).join("|rule:")}.`,
+  );
+}
+
+function fmt(x: number | null | undefined): string {
+  return typeof x === "number" ? x.toFixed(3) : "n/a";
+}

@@ -1,0 +1,113 @@
+/** A complete snapshot of a job's progress (snapshots, not deltas: a reloaded UI is always consistent). */
+export interface JobSnapshot {
+  jobId: string;
+  state: "running" | "done" | "failed" | "cancelled";
+  /** 1–5 for the PRISM stages, 6 while the bundle is assembled. */
+  stage: number;
+  stageName: string;
+  done: number;
+  total: number;
+  /** Items finished per second in this run of this stage (resumed items excluded). */
+  itemsPerSecond: number;
+  /** Estimated seconds left in this stage, when known. */
+  etaSeconds?: number;
+  message: string;
+  startedAt: string;
+  error?: { code: string; message: string };
+}
+
+export const STAGE_NAMES = ["", "queries", "answers", "judge", "gate", "LoRA training", "bundle"] as const;
+
+/**
+ * Builds snapshots and throttles them to about 10 per second; stage changes and the final state are always
+ * delivered. A throwing listener is caught, so a broken UI cannot break the job.
+ */
+export class JobProgress {
+  private snapshot: JobSnapshot;
+  private lastSent = 0;
+  private stageStarted = performance.now();
+  private stageBaseline = 0;
+
+  constructor(
+    jobId: string,
+    private readonly listener: ((s: JobSnapshot) => void) | undefined,
+    private readonly onListenerError: (err: unknown) => void,
+    private readonly intervalMs = 100,
+  ) {
+    this.snapshot = {
+      jobId,
+      state: "running",
+      stage: 1,
+      stageName: STAGE_NAMES[1],
+      done: 0,
+      total: 0,
+      itemsPerSecond: 0,
+      message: "starting",
+      startedAt: new Date().toISOString(),
+    };
+  }
+
+  get current(): JobSnapshot {
+    return this.snapshot;
+  }
+
+  /** Enters a stage; `done` items are already finished (resumed), `total` is the stage's size. */
+  stage(stage: number, done: number, total: number, message: string): void {
+    this.stageStarted = performance.now();
+    this.stageBaseline = done;
+    this.snapshot = {
+      ...this.snapshot,
+      stage,
+      stageName: STAGE_NAMES[stage] ?? "",
+      done,
+      total,
+      message,
+      itemsPerSecond: 0,
+      etaSeconds: undefined,
+    };
+    this.emit(true);
+  }
+
+  /** Updates the count within the current stage. */
+  update(done: number, message?: string): void {
+    const seconds = (performance.now() - this.stageStarted) / 1000;
+    const rate = seconds > 0 ? (done - this.stageBaseline) / seconds : 0;
+    const left = this.snapshot.total - done;
+    this.snapshot = {
+      ...this.snapshot,
+      done,
+      message: message ?? this.snapshot.message,
+      itemsPerSecond: rate,
+      etaSeconds: rate > 0 ? left / rate : undefined,
+    };
+    this.emit(done >= this.snapshot.total);
+  }
+
+  /** Training progress: steps replace items as the stage's unit. */
+  stage5Step(step: number, steps: number, message: string): void {
+    if (this.snapshot.total !== steps) this.stage(5, 0, steps, message);
+    this.update(step, message);
+  }
+
+  /** Reports a free-form message (e.g. a trainer epoch) without changing counts. */
+  message(message: string, force = false): void {
+    this.snapshot = { ...this.snapshot, message };
+    this.emit(force);
+  }
+
+  finish(state: JobSnapshot["state"], error?: JobSnapshot["error"]): void {
+    this.snapshot = { ...this.snapshot, state, error, message: error?.message ?? state };
+    this.emit(true);
+  }
+
+  private emit(force: boolean): void {
+    const now = performance.now();
+    if (!force && now - this.lastSent < this.intervalMs) return;
+    this.lastSent = now;
+    try {
+      this.listener?.(this.snapshot);
+    } catch (err) {
+      this.onListenerError(err);
+    }
+  }
+}

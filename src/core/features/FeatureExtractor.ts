@@ -1,0 +1,79 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { GpuChoice } from "../../protocol/engineProtocol.js";
+import type { EngineClient } from "../engine/EngineClient.js";
+import { ModelSession } from "../engine/ModelSession.js";
+import { writeTruncatedModel } from "../gguf/writeTruncatedModel.js";
+import { studentMessages } from "../pipeline/studentPrompt.js";
+import type { FeatureSpec } from "./featureSpec.js";
+
+/** Options of {@link FeatureExtractor}. */
+export interface FeatureExtractorOptions {
+  engine: EngineClient;
+  /** The base model GGUF. */
+  basePath: string;
+  /** Short content fingerprint of the base (names the cached truncated model). */
+  baseFingerprint: string;
+  spec: FeatureSpec;
+  /** Where the truncated k-block model is cached (next to the bundle or job). */
+  cacheDir: string;
+  threads: number;
+  gpu: GpuChoice;
+}
+
+/** One gate feature and what it cost. */
+export interface Feature {
+  vector: number[];
+  ms: number;
+}
+
+/**
+ * Computes gate features of prompts: the student prompt (chat template + generation prompt, exactly as at
+ * inference) embedded by the base model (`final`) or by a truncated k-block copy of it (`layer k`), which is
+ * written once and cached by base fingerprint and k.
+ */
+export class FeatureExtractor {
+  private session?: Promise<ModelSession>;
+
+  constructor(private readonly options: FeatureExtractorOptions) {}
+
+  /** The feature of one user prompt. */
+  async extract(prompt: string, signal?: AbortSignal): Promise<Feature> {
+    const session = await this.getSession(signal);
+    const { modelId } = await session.model(signal);
+    const started = performance.now();
+    const r = await this.options.engine.request(
+      "engine/embed",
+      { modelId, input: { messages: studentMessages(prompt) } },
+      { signal },
+    );
+    return { vector: r.embedding, ms: performance.now() - started };
+  }
+
+  /** The path of the model the features come from (the truncated copy for `layer k`). */
+  async featureModelPath(signal?: AbortSignal): Promise<string> {
+    const { spec, basePath, cacheDir, baseFingerprint } = this.options;
+    if (spec.source === "final") return basePath;
+    const path = join(cacheDir, `gate-features-${baseFingerprint.replace(/[^a-z0-9]/gi, "")}-L${spec.layer}.gguf`);
+    if (!existsSync(path)) {
+      await mkdir(cacheDir, { recursive: true });
+      await writeTruncatedModel(basePath, path, spec.layer, { signal });
+    }
+    return path;
+  }
+
+  private getSession(signal?: AbortSignal): Promise<ModelSession> {
+    this.session ??= this.featureModelPath(signal).then(
+      (modelPath) =>
+        new ModelSession(this.options.engine, {
+          modelPath,
+          gpu: this.options.gpu,
+          threads: this.options.threads,
+          pooling: this.options.spec.pooling,
+        }),
+    );
+    this.session.catch(() => (this.session = undefined));
+    return this.session;
+  }
+}

@@ -1,0 +1,69 @@
+import type { ChatMessage, GpuChoice } from "../../protocol/engineProtocol.js";
+import type { ModelSession } from "../engine/ModelSession.js";
+
+/** Decoding settings of one generation. */
+export interface GenerateSettings {
+  temperature: number;
+  maxTokens: number;
+  seed: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Where stages 1–3 get their text from: the local engine by default, or an OpenAI-compatible server
+ * (llama-server, vLLM) for users who outgrow one machine. Callers run up to `concurrency` calls at once.
+ */
+export interface TextGenerator {
+  readonly concurrency: number;
+  /** A short description for job settings and reports, e.g. `local:/models/qwen.gguf`. */
+  readonly description: string;
+  generate(messages: ChatMessage[], settings: GenerateSettings): Promise<string>;
+}
+
+/** Options of {@link EngineGenerator}. */
+export interface EngineGeneratorOptions {
+  session: ModelSession;
+  contextSize: number;
+  threads: number;
+  /** Parallel sequences of one context: several generations share each batch. Defaults to 4. */
+  sequences?: number;
+  gpu?: GpuChoice;
+}
+
+/**
+ * Generates with the local engine: one context with several sequences, so that concurrent calls are
+ * evaluated in the same batches (prism-method §7: hundreds of queries × two answers × two judge passes).
+ */
+export class EngineGenerator implements TextGenerator {
+  readonly concurrency: number;
+
+  constructor(private readonly options: EngineGeneratorOptions) {
+    this.concurrency = options.sequences ?? 4;
+  }
+
+  get description(): string {
+    return `local:${this.options.session.load.modelPath}`;
+  }
+
+  async generate(messages: ChatMessage[], settings: GenerateSettings): Promise<string> {
+    const { session, contextSize, threads } = this.options;
+    const contextId = await session.context(
+      `generator-${this.concurrency}`,
+      // node-llama-cpp gives each sequence its own `contextSize` cells.
+      { contextSize, sequences: this.concurrency, threads },
+      settings.signal,
+    );
+    const r = await session.engine.request(
+      "engine/generate",
+      {
+        contextId,
+        messages,
+        temperature: settings.temperature,
+        maxTokens: settings.maxTokens,
+        seed: settings.seed,
+      },
+      { signal: settings.signal },
+    );
+    return r.text;
+  }
+}

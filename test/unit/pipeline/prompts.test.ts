@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import {
+  cleanQuery,
+  judgeMessages,
+  JUDGE_ANSWER_CHARS,
+  parseVerdict,
+  queryGenerationMessages,
+} from "../../../src/core/pipeline/prompts.js";
+import { DEFAULT_PERSONAS } from "../../../src/core/pipeline/personas.js";
+import { personaMessages, studentMessages } from "../../../src/core/pipeline/studentPrompt.js";
+
+describe("stage 1 query cleaning", () => {
+  it.each([
+    [
+      "1. How do I prove that there are infinitely many primes?",
+      "How do I prove that there are infinitely many primes?",
+    ],
+    ["Q1: What is the derivative of x^x with respect to x?", "What is the derivative of x^x with respect to x?"],
+    [
+      'Question #3: "Which sorting algorithm is stable and O(n log n)?"',
+      "Which sorting algorithm is stable and O(n log n)?",
+    ],
+    [
+      "\n\n  “Explain the causes of the French Revolution.”\nsecond line",
+      "Explain the causes of the French Revolution.",
+    ],
+  ])("%j → %j", (raw, clean) => expect(cleanQuery(raw)).toBe(clean));
+
+  it("drops queries of 15 characters or fewer", () => {
+    expect(cleanQuery("1. Why is it so?")).toBeUndefined(); // 13 characters after stripping
+    expect(cleanQuery("   \n\n")).toBeUndefined();
+    expect(cleanQuery("exactly sixteen!")).toBe("exactly sixteen!");
+    expect(cleanQuery("fifteen chars!!")).toBeUndefined();
+  });
+});
+
+describe("stage 3 verdict parsing", () => {
+  it.each([
+    ["A", "A"],
+    ["B.", "B"],
+    [" tie", "TIE"],
+    ["Answer B is better", "B"],
+    ["A and B are equal", "A"],
+    ["neither", "TIE"],
+    ["", "TIE"],
+    ["Bob", "TIE"],
+  ])("%j → %s", (raw, verdict) => expect(parseVerdict(raw)).toBe(verdict));
+});
+
+describe("prompt templates", () => {
+  it("puts the full persona into the query-generation prompt and numbers the question", () => {
+    const m = queryGenerationMessages(DEFAULT_PERSONAS[0]!.text, 7);
+    expect(m[0]!.role).toBe("system");
+    expect(m[1]!.content).toContain(DEFAULT_PERSONAS[0]!.text);
+    expect(m[1]!.content.endsWith("Question 7:")).toBe(true);
+  });
+
+  it("truncates each judged answer to 1,500 characters", () => {
+    const m = judgeMessages("q?", "a".repeat(3000), "b".repeat(10));
+    expect(m[1]!.content).toContain(`Answer A:\n${"a".repeat(JUDGE_ANSWER_CHARS)}\n\nAnswer B:`);
+  });
+
+  it("D1: teacher and student prompts differ exactly by the persona system message", () => {
+    const persona = DEFAULT_PERSONAS[3]!.text;
+    const student = studentMessages("What is 17 × 23?");
+    const teacher = personaMessages(persona, "What is 17 × 23?");
+    expect(teacher.slice(1)).toEqual(student);
+    expect(teacher[0]).toEqual({ role: "system", content: persona });
+  });
+});
+
+describe("default personas", () => {
+  it("has the 12 personas of the method, full text = half + extension, unique ids", () => {
+    expect(DEFAULT_PERSONAS.map((p) => p.id)).toEqual([
+      "writing",
+      "roleplay",
+      "reasoning",
+      "math",
+      "coding",
+      "extraction",
+      "stem",
+      "humanities",
+      "critic",
+      "safety_monitor",
+      "helpful",
+      "compliant",
+    ]);
+    for (const p of DEFAULT_PERSONAS) {
+      expect(p.text.startsWith(p.half)).toBe(true);
+      expect(p.text.split(/\s+/).length).toBeGreaterThan(120);
+      expect(p.half.split(/\s+/).length).toBeGreaterThan(35);
+    }
+  });
+});
