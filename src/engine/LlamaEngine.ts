@@ -284,6 +284,10 @@ export class LlamaEngine {
     }
   }
 
+  countTokens(modelId: string, text: string): number {
+    return this.getModel(modelId).model.tokenize(text, false).length;
+  }
+
   async embed(p: Params<"engine/embed">): Promise<Result<"engine/embed">> {
     const loaded = this.getModel(p.modelId);
     const started = performance.now();

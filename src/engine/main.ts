@@ -12,6 +12,7 @@ import {
 import type { Envelope } from "../protocol/envelope.js";
 import { AppError, toWireError } from "../protocol/errors.js";
 import { Messenger } from "../protocol/Messenger.js";
+import { downloadModel } from "./downloadModel.js";
 import { LlamaEngine } from "./LlamaEngine.js";
 
 if (!process.send) {
@@ -63,6 +64,11 @@ messenger.setHandlers({
   "engine/embed": (p) => engine.embed(p),
   "engine/logLikelihood": (p, ctx) => engine.logLikelihood(p, ctx.signal),
   "engine/formatPrompt": async (p) => engine.formatPrompt(p.modelId, p.messages, p.answer),
+  "engine/countTokens": async (p) => ({ tokens: engine.countTokens(p.modelId, p.text) }),
+  "engine/download": (p, ctx) =>
+    downloadModel(p.uri, p.dir, ctx.signal, (downloadedBytes, totalBytes) =>
+      ctx.notify("engine/didDownloadProgress", { downloadedBytes, totalBytes }),
+    ),
   "engine/shutdown": async () => {
     // Answer first, then exit: the host waits for the response before it stops watching the process.
     setImmediate(() => void shutdown(0));

@@ -186,6 +186,19 @@ export const engineRequests = {
       answerStart: z.number().int().nonnegative(),
     }),
   },
+  /** The number of tokens `text` has in the model's vocabulary (no special tokens parsed, no BOS). */
+  "engine/countTokens": {
+    params: z.object({ modelId: handle, text }),
+    result: z.object({ tokens: z.number().int().nonnegative() }),
+  },
+  /**
+   * Downloads a model (`hf:user/repo/file.gguf`, `hf:user/repo:quant` or an https URL) into `dir` with
+   * node-llama-cpp's downloader; resumes a partial download; progress arrives as `engine/didDownloadProgress`.
+   */
+  "engine/download": {
+    params: z.object({ uri: z.string().min(3).max(2048), dir: path }),
+    result: z.object({ path, bytes: z.number().int().nonnegative() }),
+  },
   /** Disposes everything and lets the process exit. */
   "engine/shutdown": { params: z.object({}), result: z.object({}) },
 } satisfies RequestSpecs;
@@ -198,6 +211,8 @@ export const engineNotifications = {
   "engine/didStart": z.object({ pid: z.number().int(), protocolVersion: z.number().int() }),
   /** A llama.cpp or engine log line; the host keeps the recent ones for error reports. */
   "engine/didLog": z.object({ level: z.string().max(16), text: z.string().max(16_384) }),
+  /** Download progress of an `engine/download` request. */
+  "engine/didDownloadProgress": z.object({ downloadedBytes: z.number(), totalBytes: z.number() }),
   /** Generated text since the previous chunk of the same request (batched to limit IPC messages). */
   "engine/didChunk": z.object({ text: z.string() }),
 } satisfies NotificationSpecs;

@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   "engine/adapterLoadFailed",
   "engine/gpuUnavailable",
   "engine/gpuMismatch",
+  "engine/downloadFailed",
   // requests against loaded state
   "engine/unknownModel",
   "engine/unknownContext",

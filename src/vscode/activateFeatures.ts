@@ -1,21 +1,43 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import * as vscode from "vscode";
+import { AppError } from "../core/errors.js";
+import type { RouteModeWire } from "../protocol/webviewProtocol.js";
 import { toAbortSignal } from "./cancellation.js";
-import { readConfig } from "./config.js";
-import { EngineHost } from "./EngineHost.js";
-import { showError } from "./showError.js";
+import { registerChat } from "./chat/registerChat.js";
+import { selectBundle } from "./commands/selectBundle.js";
+import { selectModel } from "./commands/selectModel.js";
+import { startDistillation } from "./commands/startDistillation.js";
 import { formatModelInfo } from "./formatModelInfo.js";
+import { JobManager, type JobEntry } from "./jobs/JobManager.js";
+import { JobsTreeProvider } from "./jobs/JobsTreeProvider.js";
+import { ComparePanel } from "./panel/ComparePanel.js";
+import { PrismService } from "./PrismService.js";
+import { renderReportHtml, type ReportData } from "./report/renderReportHtml.js";
+import { showError } from "./showError.js";
+import { createStatusBar } from "./statusBar.js";
 
-/** Registers commands and the engine host. Nothing here starts the engine: that happens on first use. */
-export async function activateFeatures(context: vscode.ExtensionContext): Promise<void> {
+/** The API `activate` returns: for tests and other extensions. */
+export interface PrismExtensionApi {
+  service: PrismService;
+  jobs: JobManager;
+  comparePanel(): ComparePanel | undefined;
+}
+
+/** Registers every feature. Nothing here starts the engine or loads a model: that happens on first use. */
+export function activateFeatures(context: vscode.ExtensionContext): PrismExtensionApi {
   const log = vscode.window.createOutputChannel("PRISM", { log: true });
-  const host = new EngineHost(context.asAbsolutePath("dist/engine.mjs"), log);
-  context.subscriptions.push(log, host);
+  const service = new PrismService(context, log);
+  const jobs = new JobManager(service, () => trainerBinary(context));
+  context.subscriptions.push(log, service, jobs, createStatusBar(service));
 
-  const command = (id: string, run: () => Promise<unknown>): void => {
+  const command = (id: string, run: (...args: unknown[]) => Promise<unknown> | unknown): void => {
     context.subscriptions.push(
-      vscode.commands.registerCommand(id, async () => {
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
         try {
-          return await run();
+          return await run(...args);
         } catch (err) {
           await showError(err, log);
           return undefined;
@@ -25,29 +47,141 @@ export async function activateFeatures(context: vscode.ExtensionContext): Promis
   };
 
   command("prism.showModelInfo", async () => {
-    const config = readConfig((m) => log.warn(m));
-    if (!config.modelPath) {
-      const choice = await vscode.window.showWarningMessage(
-        "PRISM: no model is configured (prism.model.path).",
-        "Open Settings",
-      );
-      if (choice) await vscode.commands.executeCommand("workbench.action.openSettings", "prism.model.path");
+    if (!service.config().modelPath) {
+      const choice = await vscode.window.showWarningMessage("PRISM: no model is configured.", "Select Model");
+      if (choice) await vscode.commands.executeCommand("prism.selectModel");
       return undefined;
     }
     const info = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "PRISM: loading model", cancellable: true },
-      (_progress, token) => host.loadModel(config, toAbortSignal(token)),
+      (_p, token) => service.loadModel(toAbortSignal(token)),
     );
     const text = formatModelInfo(info);
     log.info(`model info:\n${text}`);
     void vscode.window.showInformationMessage(`PRISM model: ${text.split("\n").join(" · ")}`);
     return info;
   });
-
+  command("prism.selectModel", () => selectModel(service));
+  command("prism.selectBundle", (path?: unknown) => selectBundle(service, typeof path === "string" ? path : undefined));
   command("prism.restartEngine", async () => {
-    await host.restart();
+    await service.restartEngine();
     void vscode.window.showInformationMessage("PRISM: engine restarted.");
   });
+  command("prism.showLogs", () => log.show());
 
-  command("prism.showLogs", async () => log.show());
+  command("prism.openCompare", (prompt?: unknown, mode?: unknown) => {
+    const panel = ComparePanel.createOrShow(context, service);
+    if (typeof prompt === "string" && prompt.trim())
+      panel.requestPrompt(prompt, (mode as RouteModeWire) ?? "compare", false);
+    return panel;
+  });
+  command("prism.compareSelection", () => {
+    const text = selectionText();
+    ComparePanel.createOrShow(context, service).requestPrompt(text, "compare", true);
+  });
+  command("prism.askSelection", async () => {
+    const text = selectionText();
+    await vscode.commands.executeCommand("workbench.action.chat.open", {
+      query: `@prism ${text}`,
+      isPartialQuery: false,
+    });
+  });
+  context.subscriptions.push(
+    vscode.window.registerWebviewPanelSerializer(ComparePanel.viewType, {
+      deserializeWebviewPanel: async (panel) => {
+        ComparePanel.revive(panel, context, service);
+      },
+    }),
+  );
+
+  const tree = new JobsTreeProvider(jobs);
+  context.subscriptions.push(
+    vscode.window.createTreeView("prism.jobs", { treeDataProvider: tree, showCollapseAll: false }),
+  );
+  command("prism.startDistillation", () => startDistillation(jobs));
+  command("prism.jobs.refresh", () => jobs.list());
+  command("prism.jobs.resume", (job?: unknown) => jobs.resume(jobName(job)));
+  command("prism.jobs.cancel", (job?: unknown) => jobs.cancel(jobName(job)));
+  command("prism.jobs.delete", async (job?: unknown) => {
+    const name = jobName(job);
+    const ok = await vscode.window.showWarningMessage(
+      `Delete the job "${name}" and its working files? Its bundle stays.`,
+      { modal: true },
+      "Delete",
+    );
+    if (ok) await jobs.delete(name);
+  });
+  command("prism.jobs.openReport", (job?: unknown) => openReport(context, jobName(job), jobs));
+  jobs.onDidFinish = (entry: JobEntry) => {
+    if (entry.state !== "done") return;
+    void vscode.window
+      .showInformationMessage(`PRISM: distillation "${entry.name}" finished.`, "Activate Bundle", "Open Report")
+      .then((choice) => {
+        if (choice === "Activate Bundle") void vscode.commands.executeCommand("prism.selectBundle", entry.bundleDir);
+        if (choice === "Open Report") void vscode.commands.executeCommand("prism.jobs.openReport", entry.name);
+      });
+  };
+
+  registerChat(context, service);
+  // Without Copilot the chat has no model until ours is listed; asking once makes VS Code resolve it now.
+  void vscode.lm
+    .selectChatModels({ vendor: "prism" })
+    .then(undefined, (err: unknown) => log.warn(`selectChatModels: ${String(err)}`));
+
+  return { service, jobs, comparePanel: () => ComparePanel.instance };
+}
+
+function selectionText(): string {
+  const editor = vscode.window.activeTextEditor;
+  const text = editor ? editor.document.getText(editor.selection).trim() : "";
+  if (!text) throw new AppError("engine/emptyPrompt", "Select some text in an editor first.");
+  return text;
+}
+
+function jobName(job: unknown): string {
+  if (typeof job === "string") return job;
+  if (job && typeof job === "object" && typeof (job as { name?: unknown }).name === "string")
+    return (job as { name: string }).name;
+  throw new AppError("cli/usage", "Pick a job in the PRISM Jobs view.");
+}
+
+async function openReport(
+  context: vscode.ExtensionContext,
+  name: string,
+  jobs: JobManager,
+): Promise<vscode.WebviewPanel> {
+  const entry = (await jobs.list()).find((e) => e.name === name);
+  const reportPath = entry ? join(entry.bundleDir, "report.json") : "";
+  if (!entry || !existsSync(reportPath))
+    throw new AppError("bundle/missingFile", `Job "${name}" has no report yet (it has not finished).`);
+  const data = { name, ...(JSON.parse(await readFile(reportPath, "utf8")) as Omit<ReportData, "name">) };
+  const panel = vscode.window.createWebviewPanel("prism.report", `PRISM report: ${name}`, vscode.ViewColumn.Active, {
+    enableScripts: false,
+    localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, "media")],
+  });
+  panel.webview.html = renderReportHtml(
+    data,
+    panel.webview.cspSource,
+    String(panel.webview.asWebviewUri(vscode.Uri.joinPath(context.extensionUri, "media", "report.css"))),
+  );
+  return panel;
+}
+
+/** The trainer: `prism.trainer.path`, else this checkout's cached build (development and `npm start`). */
+function trainerBinary(context: vscode.ExtensionContext): string {
+  const configured = vscode.workspace.getConfiguration("prism").get<string>("trainer.path", "").trim();
+  if (configured) return configured;
+  const script = context.asAbsolutePath(join("scripts", "buildTrainer.mjs"));
+  if (existsSync(script)) {
+    const r = spawnSync(process.execPath, [script, "--print-path"], {
+      cwd: context.extensionPath,
+      encoding: "utf8",
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" },
+    });
+    if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+  }
+  throw new AppError(
+    "trainer/notBuilt",
+    'The LoRA trainer is not built: run "npm run build:trainer" in the extension folder or set prism.trainer.path.',
+  );
 }

@@ -1,22 +1,36 @@
 import * as vscode from "vscode";
 import type { GpuChoice } from "../protocol/engineProtocol.js";
 import { gpuChoiceSchema } from "../protocol/engineProtocol.js";
+import type { RouteModeWire } from "../protocol/webviewProtocol.js";
+import { routeModeSchema } from "../protocol/webviewProtocol.js";
 import { defaultThreadCount } from "../core/util/defaultThreadCount.js";
 
 /** A validated snapshot of the `prism.*` settings. */
 export interface PrismConfig {
   modelPath: string;
+  /** The `hf:` URI offered for download when no model is configured. */
+  defaultModelUri: string;
+  bundlePath: string;
   gpu: GpuChoice;
   threads: number;
   contextSize: number;
+  chatMode: RouteModeWire;
+  maxTokens: number;
+  temperature: number;
+  logPrompts: "full" | "hash";
 }
 
 /**
- * Reads the settings, replacing invalid values by their defaults (with a warning) rather than passing them to
- * the engine: a typo in settings.json must not make every request fail.
+ * Reads the settings, replacing invalid values by their defaults (with a warning) rather than passing them on:
+ * a typo in settings.json must not make every request fail. In an untrusted workspace, paths (which make the
+ * extension load native model files) come only from the user's own settings, never from the workspace.
  */
 export function readConfig(warn: (message: string) => void): PrismConfig {
   const c = vscode.workspace.getConfiguration("prism");
+  const userPath = (key: string): string => {
+    const value = vscode.workspace.isTrusted ? c.get<string>(key, "") : (c.inspect<string>(key)?.globalValue ?? "");
+    return typeof value === "string" ? value.trim() : "";
+  };
   const gpuRaw = c.get<string>("engine.gpu", "auto");
   const gpu = gpuChoiceSchema.safeParse(gpuRaw);
   if (!gpu.success)
@@ -34,10 +48,19 @@ export function readConfig(warn: (message: string) => void): PrismConfig {
   const ctxRaw = c.get<number>("engine.contextSize", 4096);
   const contextSize = Number.isInteger(ctxRaw) && ctxRaw >= 256 ? ctxRaw : 4096;
   if (contextSize !== ctxRaw) warn(`prism.engine.contextSize must be an integer ≥ 256; using 4096.`);
+  const mode = routeModeSchema.safeParse(c.get<string>("chat.mode", "hard"));
+  const maxTokensRaw = c.get<number>("generation.maxTokens", 512);
+  const temperatureRaw = c.get<number>("generation.temperature", 0);
   return {
-    modelPath: c.get<string>("model.path", "").trim(),
+    modelPath: userPath("model.path"),
+    defaultModelUri: c.get<string>("model.defaultUri", "").trim(),
+    bundlePath: userPath("bundle.path"),
     gpu: gpu.success ? gpu.data : "auto",
     threads,
     contextSize,
+    chatMode: mode.success ? mode.data : "hard",
+    maxTokens: Number.isInteger(maxTokensRaw) && maxTokensRaw > 0 ? Math.min(maxTokensRaw, 32_768) : 512,
+    temperature: Number.isFinite(temperatureRaw) && temperatureRaw >= 0 ? Math.min(temperatureRaw, 5) : 0,
+    logPrompts: c.get<string>("routing.logPrompts", "full") === "hash" ? "hash" : "full",
   };
 }

@@ -2,17 +2,9 @@ import { rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { DistillJob } from "../../core/distill/DistillJob.js";
-import { distillSettingsSchema, type DistillSettingsInput } from "../../core/distill/distillSettings.js";
-import { NativeTrainer } from "../../core/distill/NativeTrainer.js";
-import { ModelSession } from "../../core/engine/ModelSession.js";
-import { FeatureExtractor } from "../../core/features/FeatureExtractor.js";
 import { parseFeatureSpec } from "../../core/features/featureSpec.js";
-import { modelFingerprint, modelIdentity } from "../../core/model/modelIdentity.js";
-import { BUILTIN_RULE_JUDGES, PairwiseModelJudge, type Judge } from "../../core/pipeline/judges.js";
-import { OpenAiGenerator } from "../../core/pipeline/OpenAiGenerator.js";
+import { prepareDistillation } from "../../core/distill/prepareDistillation.js";
 import { DEFAULT_PERSONAS } from "../../core/pipeline/personas.js";
-import { EngineGenerator, type TextGenerator } from "../../core/pipeline/TextGenerator.js";
 import { defaultThreadCount } from "../../core/util/defaultThreadCount.js";
 import { intFlag, numberFlag, UsageError, type CliContext } from "../CliContext.js";
 import { readPersonasFile, readPromptsFile } from "../readPromptFiles.js";
@@ -74,7 +66,6 @@ export async function distillCommand(args: string[], ctx: CliContext): Promise<v
   if (!s("out")) throw new UsageError("--out is required.");
   const modelPath = resolve(s("model")!);
   const outDir = resolve(s("out")!);
-  const jobDir = `${outDir}.job`;
   const threads = intFlag("threads", s("threads"), 1, 1024) ?? defaultThreadCount();
   const gpu = gpuFlag(s("gpu"));
   const featureSpec = s("gate-features") === undefined ? undefined : parseFeatureSpec(s("gate-features")!);
@@ -94,71 +85,44 @@ export async function distillCommand(args: string[], ctx: CliContext): Promise<v
     personas = personas.filter((p) => wanted.includes(p.id));
   }
   const userPrompts = s("prompts") ? await readPromptsFile(resolve(s("prompts")!)) : [];
-
-  const engine = ctx.engine();
-  const session = new ModelSession(engine, { modelPath, gpu, threads });
-  const info = await session.model(ctx.signal);
-  const contextSize = intFlag("context", s("context"), 256, 1_048_576) ?? Math.min(info.contextLength || 4096, 4096);
-  const sequences = intFlag("sequences", s("sequences"), 1, 64) ?? 4;
-  const generator: TextGenerator = /^https?:\/\//.test(s("generator") ?? "")
-    ? new OpenAiGenerator({ baseUrl: s("generator")! })
-    : new EngineGenerator({ session, contextSize, threads, sequences });
-  if (s("generator") && s("generator") !== "local" && !/^https?:\/\//.test(s("generator")!)) {
-    throw new UsageError("--generator must be local or an http(s) URL of an OpenAI-compatible server.");
-  }
-  const judge = makeJudge(s("judge") ?? "self", generator);
-
-  const identity = await modelIdentity(modelPath, {
-    cacheFile: join(cliCacheDir(), "model-hashes.json"),
-    signal: ctx.signal,
-  });
-  const input: DistillSettingsInput = {
-    model: { ...identity, path: modelPath },
+  const generatorSpec = s("generator") ?? "local";
+  const prepared = await prepareDistillation({
+    engine: ctx.engine(),
+    modelPath,
+    outDir,
     personas,
-    queriesPerPersona: intFlag("queries-per-persona", s("queries-per-persona"), 0, 10_000),
-    userPrompts,
-    seed: intFlag("seed", s("seed"), 0, 2 ** 31 - 1),
-    featureSpec,
-    query: { maxTokens: intFlag("max-query-tokens", s("max-query-tokens"), 1, 32_768) },
-    answer: { maxTokens: intFlag("max-answer-tokens", s("max-answer-tokens"), 1, 32_768) },
-    judge: judge.description,
-    generator: generator.description,
-    gate: { minPerClass: intFlag("min-per-class", s("min-per-class"), 2, 100_000) },
-    minDistill: intFlag("min-distill", s("min-distill"), 1, 100_000),
-    lora: {
-      epochs: intFlag("epochs", s("epochs"), 1, 1000),
-      rank: intFlag("rank", s("rank"), 1, 512),
-      alpha: numberFlag("alpha", s("alpha"), 0.001, 4096),
-      learningRate: numberFlag("lr", s("lr"), 1e-8, 1),
-      contextSize: intFlag("window", s("window"), 256, 131_072),
-    },
-  };
-  const settings = distillSettingsSchema.parse(input);
-  if (settings.queriesPerPersona === 0 && userPrompts.length === 0) {
-    throw new UsageError("nothing to distil: --queries-per-persona 0 and no --prompts.");
-  }
-  if (v.fresh) await rm(jobDir, { recursive: true, force: true });
-
-  const features = new FeatureExtractor({
-    engine,
-    basePath: modelPath,
-    baseFingerprint: modelFingerprint(identity),
-    spec: settings.featureSpec,
-    cacheDir: jobDir,
     threads,
     gpu,
+    judge: s("judge") ?? "self",
+    generator: generatorSpec,
+    sequences: intFlag("sequences", s("sequences"), 1, 64),
+    contextSize: intFlag("context", s("context"), 256, 1_048_576),
+    trainerBinary: trainerBinary(),
+    hashCacheFile: join(cliCacheDir(), "model-hashes.json"),
+    signal: ctx.signal,
+    settings: {
+      queriesPerPersona: intFlag("queries-per-persona", s("queries-per-persona"), 0, 10_000),
+      userPrompts,
+      seed: intFlag("seed", s("seed"), 0, 2 ** 31 - 1),
+      featureSpec,
+      query: { maxTokens: intFlag("max-query-tokens", s("max-query-tokens"), 1, 32_768) },
+      answer: { maxTokens: intFlag("max-answer-tokens", s("max-answer-tokens"), 1, 32_768) },
+      gate: { minPerClass: intFlag("min-per-class", s("min-per-class"), 2, 100_000) },
+      minDistill: intFlag("min-distill", s("min-distill"), 1, 100_000),
+      lora: {
+        epochs: intFlag("epochs", s("epochs"), 1, 1000),
+        rank: intFlag("rank", s("rank"), 1, 512),
+        alpha: numberFlag("alpha", s("alpha"), 0.001, 4096),
+        learningRate: numberFlag("lr", s("lr"), 1e-8, 1),
+        contextSize: intFlag("window", s("window"), 256, 131_072),
+      },
+    },
   });
+  if (v.fresh) await rm(prepared.jobDir, { recursive: true, force: true });
+
   const tty = (ctx.stderr as NodeJS.WriteStream).isTTY === true;
   let lastLine = "";
-  const job = new DistillJob({
-    jobDir,
-    outDir,
-    settings,
-    generator,
-    judge,
-    features,
-    session,
-    trainer: new NativeTrainer({ binaryPath: trainerBinary(), threads }),
+  const job = prepared.job({
     signal: ctx.signal,
     log: (m) => ctx.stderr.write(`${m}\n`),
     onProgress: (p) => {
@@ -187,17 +151,6 @@ export async function distillCommand(args: string[], ctx: CliContext): Promise<v
     v.json
       ? `${JSON.stringify(summary, null, 2)}\n`
       : `wrote ${result.bundleDir}: ${result.queries} queries, ${result.distill} distill / ${result.retain} retain, gate validation accuracy ${fmt(summary.gate.validationAccuracy)}\n`,
-  );
-}
-
-function makeJudge(spec: string, generator: TextGenerator): Judge {
-  if (spec === "self") return new PairwiseModelJudge(generator);
-  if (/^https?:\/\//.test(spec)) return new PairwiseModelJudge(new OpenAiGenerator({ baseUrl: spec }));
-  const rule = /^rule:(.+)$/.exec(spec)?.[1];
-  const make = rule ? BUILTIN_RULE_JUDGES[rule] : undefined;
-  if (make) return make();
-  throw new UsageError(
-    `--judge must be self, an http(s) URL, or rule:${Object.keys(BUILTIN_RULE_JUDGES).join("|rule:")}.`,
   );
 }
 

@@ -7,6 +7,8 @@ export interface EngineCallOptions {
   signal?: AbortSignal;
   /** Receives streamed text of `engine/generate`, batched by the engine. */
   onChunk?(text: string): void;
+  /** Receives `engine/didDownloadProgress` of `engine/download`. */
+  onDownloadProgress?(downloadedBytes: number, totalBytes: number): void;
 }
 
 /** State of the engine process as the host sees it. */

@@ -84,6 +84,10 @@ export class EngineProcess implements EngineClient {
       signal: options.signal,
       onNotification: (m, p) => {
         if (m === "engine/didChunk") options.onChunk?.((p as { text: string }).text);
+        else if (m === "engine/didDownloadProgress") {
+          const d = p as { downloadedBytes: number; totalBytes: number };
+          options.onDownloadProgress?.(d.downloadedBytes, d.totalBytes);
+        }
       },
     });
   }
