@@ -224,8 +224,13 @@ function resolveOptions(options: TrainGateOptions): ResolvedOptions {
   integer("batchSize", o.batchSize, 1);
   integer("patience", o.patience, 1);
   integer("minPerClass", o.minPerClass, 2);
-  if (!(o.learningRate > 0 && Number.isFinite(o.learningRate))) problems.push(`learningRate is ${o.learningRate}`);
-  if (!(o.weightDecay >= 0 && o.weightDecay * o.learningRate < 1)) problems.push(`weightDecay is ${o.weightDecay}`);
+  if (!(o.learningRate > 0 && Number.isFinite(o.learningRate))) {
+    problems.push(`learningRate is ${o.learningRate}, expected a positive number`);
+  }
+  // The decoupled decay multiplies each weight by 1 − lr·weightDecay, which must stay positive.
+  if (!(o.weightDecay >= 0 && o.weightDecay * o.learningRate < 1)) {
+    problems.push(`weightDecay is ${o.weightDecay}, expected ≥ 0 with learningRate · weightDecay < 1`);
+  }
   if (!(o.validationFraction > 0 && o.validationFraction < 1)) {
     problems.push(`validationFraction is ${o.validationFraction}, expected a number in (0, 1)`);
   }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../../src/core/errors.js";
 import { GATE_HIDDEN_SIZES, Gate, gateWeightsProblem, sigmoid, type GateWeights } from "../../../src/core/gate/Gate.js";
-import { erf, gelu, geluDerivative } from "../../../src/core/gate/gelu.js";
+import { erf, erfc, gelu, geluDerivative } from "../../../src/core/gate/gelu.js";
 import { SeededRandom } from "../../../src/core/util/SeededRandom.js";
 
 /**
- * A 2 → 2 → 2 → 1 network whose output was computed by hand in float64 with Python's math.erf:
+ * A 2 → 2 → 2 → 1 network whose output was computed by hand in float64 with Python's math.erf (every weight is
+ * exact in float32):
  *   x  = ([3, -2] − [1, -1]) / [2, 0.5]           = [1, -2]
  *   z1 = I·x                                        = [1, -2]
  *   z2 = [[2, -1], [0.5, 0.25]]·gelu(z1) + [-1, 0.5] = [0.7281897560334443, 0.9092973070601819]
@@ -60,20 +61,28 @@ function thrown(fn: () => unknown): AppError {
 }
 
 describe("gelu", () => {
-  it("erf matches reference values to the documented 1.5e-7", () => {
-    // Python math.erf.
-    const reference: [number, number][] = [
+  it("erf and erfc match reference values to double precision", () => {
+    // Python math.erf / math.erfc.
+    const erfReference: [number, number][] = [
       [0, 0],
+      [1e-3, 0.0011283787909692363],
       [0.5, 0.5204998778130465],
       [-1.5, -0.9661051464753108],
+      [2.5, 0.999593047982555],
       [3, 0.9999779095030014],
     ];
-    for (const [x, y] of reference) expect(Math.abs(erf(x) - y)).toBeLessThan(1.5e-7);
+    for (const [x, y] of erfReference) expect(Math.abs(erf(x) - y)).toBeLessThan(2e-15);
+    expect(erfc(4) / 1.541725790028002e-8).toBeCloseTo(1, 12);
+    expect(erfc(-3)).toBeCloseTo(1.9999779095030015, 14);
+    expect(erf(40)).toBe(1);
+    expect(erf(-Infinity)).toBe(-1);
   });
 
   it("has the right values and derivatives in both forms", () => {
-    expect(gelu(1, "gelu")).toBeCloseTo(0.8413447460685429, 7);
-    expect(gelu(-2, "gelu")).toBeCloseTo(-0.04550026389635842, 7);
+    expect(gelu(1, "gelu")).toBeCloseTo(0.8413447460685429, 14);
+    expect(gelu(-2, "gelu")).toBeCloseTo(-0.04550026389635842, 14);
+    // The left tail keeps its relative precision (Φ comes from erfc, not 1 + erf).
+    expect(gelu(-5, "gelu") / -1.4332578593959731e-6).toBeCloseTo(1, 10);
     expect(gelu(1, "geluTanh")).toBeCloseTo(0.8411919906082768, 12);
     for (const activation of ["gelu", "geluTanh"] as const) {
       for (const x of [-3, -0.7, 0, 0.4, 2.5]) {
@@ -89,8 +98,8 @@ describe("Gate", () => {
   it("matches a hand-computed tiny network (exact GELU)", () => {
     const gate = new Gate(tinyWeights());
     expect(gate.inputSize).toBe(2);
-    expect(gate.logit([3, -2])).toBeCloseTo(-0.6800035757117746, 6);
-    expect(gate.predict([3, -2])).toBeCloseTo(0.3362605045342945, 6);
+    expect(gate.logit([3, -2])).toBeCloseTo(-0.6800035757117746, 12);
+    expect(gate.predict([3, -2])).toBeCloseTo(0.3362605045342945, 12);
     expect(gate.predict(Float32Array.of(3, -2))).toBe(gate.predict([3, -2]));
   });
 
