@@ -4,35 +4,19 @@
  * alternating runs. Prints medians and their ratio (goal ≥ 0.97). Absolute numbers on a shared 2-core box
  * are not representative; the ratio is what this measures.
  */
-import { mkdirSync, existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { EngineProcess } from "../src/core/engine/EngineProcess.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
-import { BENCH_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
 import { LlamaEngine } from "../src/engine/LlamaEngine.js";
+import { benchModelPath, machine, median } from "./benchUtil.js";
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const maxTokens = Number(process.env.BENCH_TOKENS ?? 96);
 const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
 const messages = [{ role: "user" as const, content: "Write a detailed essay about the history of computing." }];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 async function main(): Promise<void> {
-  const dir = resolve(".cache", "bench");
-  mkdirSync(dir, { recursive: true });
-  const modelPath = join(dir, "bench-model.gguf");
-  if (!existsSync(modelPath)) {
-    const t = performance.now();
-    const info = await writeSyntheticModel(modelPath, { ...BENCH_MODEL, seed: 1 });
-    console.log(
-      `generated ${modelPath}: ${(info.parameterCount / 1e6).toFixed(0)}M parameters in ${((performance.now() - t) / 1000).toFixed(1)} s`,
-    );
-  }
+  const modelPath = await benchModelPath();
   const load = { modelPath, gpu: "false" as const, threads, gpuLayers: 0, pooling: "last" as const };
 
   const local = new LlamaEngine({ log: () => undefined });
