@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { historyToCsv } from "../../../src/vscode/panel/historyToCsv.js";
+import { renderHtml } from "../../../src/vscode/panel/renderHtml.js";
+import { renderReportHtml } from "../../../src/vscode/report/renderReportHtml.js";
+import type { RoutingRecord } from "../../../src/protocol/routingRecord.js";
+
+const opts = { cspSource: "vscode-webview://abc", scriptUri: "vscode-webview://abc/main.js", styleUri: "vscode-webview://abc/compare.css", title: "PRISM" };
+
+describe("compare panel HTML", () => {
+  it("has a strict CSP: default-src 'none', scripts only by nonce, resources only from the webview source", () => {
+    const html = renderHtml(opts);
+    const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)![1]!;
+    const directives = Object.fromEntries(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+    expect(directives["default-src"]).toEqual(["'none'"]);
+    expect(directives["script-src"]).toHaveLength(1);
+    expect(directives["script-src"]![0]).toMatch(/^'nonce-[A-Za-z0-9+/=]{20,}'$/);
+    expect(directives["style-src"]).toEqual([opts.cspSource]);
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+    const nonce = directives["script-src"]![0]!.slice(7, -1);
+    const scripts = [...html.matchAll(/<script([^>]*)>/g)].map((m) => m[1]!);
+    expect(scripts).toHaveLength(1);
+    expect(scripts[0]).toContain(`nonce="${nonce}"`);
+    expect(scripts[0]).toContain(`src="${opts.scriptUri}"`);
+  });
+
+  it("uses a fresh random nonce per render", () => {
+    const nonce = (h: string) => /nonce-([^']+)'/.exec(h)![1];
+    expect(nonce(renderHtml(opts))).not.toBe(nonce(renderHtml(opts)));
+  });
+
+  it("escapes attribute values", () => {
+    const html = renderHtml({ ...opts, title: '"><script>alert(1)</script>' });
+    expect(html).not.toContain("<script>alert(1)");
+  });
+});
+
+describe("history CSV", () => {
+  const record: RoutingRecord = {
+    time: "2026-01-01T00:00:00.000Z",
+    prompt: '=cmd|"calc"!A1, with "quotes"\nand a newline',
+    promptHash: "h",
+    probability: 0.7,
+    threshold: 0.5,
+    decision: "persona",
+    mode: "hard",
+    served: "persona",
+    featureMs: 1.5,
+    gateMs: 0.1,
+    sides: {},
+  };
+  it("quotes, doubles quotes and defuses spreadsheet formulas", () => {
+    const csv = historyToCsv([record]);
+    const [header, row] = csv.split("\r\n");
+    expect(header).toBe("time,decision,served,mode,probability,threshold,featureMs,gateMs,prompt,promptHash");
+    expect(row).toContain(`"'=cmd|""calc""!A1, with ""quotes""\nand a newline"`);
+    expect(row!.startsWith("2026-01-01T00:00:00.000Z,persona,persona,hard,0.7,0.5,1.5,0.1,")).toBe(true);
+  });
+});
+
+describe("report HTML", () => {
+  it("has no script, a default-src 'none' CSP, escapes names and draws the loss curve", () => {
+    const html = renderReportHtml(
+      {
+        name: "<img src=x onerror=alert(1)>",
+        counts: { queries: 10, distill: 4, retain: 6, perPersona: { "<b>x</b>": { queries: 10, distill: 4, retain: 6, distillRate: 0.4 } } },
+        gate: { threshold: 0.5, routingRatePerPersona: { "<b>x</b>": 0.3 }, metrics: { validation: { n: 4, accuracy: 0.75, balancedAccuracy: 0.75, auc: 0.8, confusion: { tp: 1, fp: 0, tn: 2, fn: 1 } } } },
+        training: { epochs: [{ epoch: 1, trainLoss: 3, evalLoss: 3.2 }, { epoch: 2, trainLoss: 2, evalLoss: 2.5 }], seconds: 12, samples: 4 },
+      },
+      "vscode-webview://abc",
+      "vscode-webview://abc/report.css",
+    );
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toContain("<img");
+    expect(html).not.toContain("<b>x</b>");
+    expect(html).toContain("default-src 'none'");
+    expect(html).toMatch(/<polyline class="train" points="[\d.]+,[\d.]+ [\d.]+,[\d.]+"/);
+    expect(html).toContain("40.0 %");
+    expect(html).toContain("75.0 %");
+  });
+});
