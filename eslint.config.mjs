@@ -45,6 +45,13 @@ export default tseslint.config(
     ]),
   },
   {
+    files: ["webview/**/*.ts"],
+    rules: restrict([
+      { group: ["vscode", "node:*", "node-llama-cpp"], message: "The webview runs in a browser." },
+      { group: ["**/src/core/**", "**/src/vscode/**", "**/src/engine/**", "**/src/cli/**"], message: "webview/ imports only src/protocol." },
+    ]),
+  },
+  {
     files: ["src/vscode/**/*.ts", "src/extension.ts", "src/cli/**/*.ts"],
     rules: restrict([{ group: ["node-llama-cpp"], message: "Only src/engine imports node-llama-cpp." }]),
   },

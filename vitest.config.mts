@@ -7,6 +7,13 @@ export default defineConfig({
     projects: [
       {
         test: {
+          name: "webview",
+          include: ["test/webview/**/*.test.ts"],
+          environment: "jsdom",
+        },
+      },
+      {
+        test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",

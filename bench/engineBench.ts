@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     () => undefined,
   );
   await viaEngine();
+  console.log(`machine: ${machine()}`);
   console.log(
     `model ${(localModel.fileSize / 1e6).toFixed(0)} MB, threads ${threads}, ${first.timings.generatedTokens} tokens per run, ${runs} alternating runs`,
   );

@@ -4,8 +4,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 
 const steps = [
-  ["type-check", "npx", ["tsc", "-p", "tsconfig.json", "--noEmit"]],
-  ["lint", "npx", ["eslint", "src", "test", "scripts", "bench"]],
+  ["type-check", "npm", ["run", "-s", "check-types"]],
+  ["lint", "npm", ["run", "-s", "lint"]],
   ["build", process.execPath, ["esbuild.mjs"]],
 ];
 
@@ -20,7 +20,7 @@ for (const [name, cmd, args] of steps) {
 
 mkdirSync("test-results", { recursive: true });
 const report = "test-results/vitest.json";
-console.log("\n== tests (vitest: unit, model)");
+console.log("\n== tests (vitest: unit, webview, model)");
 const extra = process.argv.slice(2);
 const run = spawnSync(
   "npx",

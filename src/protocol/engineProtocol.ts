@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { NotificationSpecs, RequestSpecs } from "./envelope.js";
 
 /** Bumped on every breaking change of the host↔engine messages; the host refuses an engine of another version. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ERROR_CODES } from "./errors.js";
 
 /** The wire shape of an error; see {@link import("./errors.js").WireError}. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { NotificationSpecs, RequestSpecs } from "./envelope.js";
 import { routingRecordSchema } from "./routingRecord.js";
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { EngineProcess } from "../../src/core/engine/EngineProcess.js";
+import { resolve } from "node:path";
+import { EngineProcess } from "../../src/core/engine/EngineProcess.js";
 import { fixtures, loadModel, rejection, startEngine, user } from "./harness.js";
 
 describe("crash containment", () => {
@@ -58,6 +59,32 @@ describe("crash containment", () => {
     const err = await rejection(stream);
     expect(err.code).toBe("engine/crashed");
     expect(err.message).toMatch(/SIGKILL/);
+    const info = await loadModel(engine, fixtures.tiny);
+    expect(info.layers).toBe(2);
+  });
+
+  it("detects a hung engine (stopped process), fails pending requests with engine/hung, and recovers", async () => {
+    engine = new EngineProcess({ enginePath: resolve("dist/engine.mjs"), pingIntervalMs: 100, hangTimeoutMs: 1500 });
+    const model = await loadModel(engine, fixtures.slow);
+    const ctx = await engine.request("engine/createContext", { modelId: model.modelId, contextSize: 4096, threads: 1 });
+    const e = engine;
+    let stopped = false;
+    const stream = e.request(
+      "engine/generate",
+      { contextId: ctx.contextId, messages: user("Write forever."), maxTokens: 3000 },
+      {
+        onChunk: () => {
+          if (stopped) return;
+          stopped = true;
+          // SIGSTOP: the process exists but answers nothing — the watchdog's case, unlike a crash.
+          process.kill(e.pid!, "SIGSTOP");
+        },
+      },
+    );
+    const started = Date.now();
+    const err = await rejection(stream);
+    expect(err.code).toBe("engine/hung");
+    expect(Date.now() - started).toBeLessThan(10_000);
     const info = await loadModel(engine, fixtures.tiny);
     expect(info.layers).toBe(2);
   });

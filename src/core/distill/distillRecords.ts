@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Stage 1: one generation attempt for (persona, index); `query` is absent when cleaning dropped it. */
 export const queryRecordSchema = z.object({

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { featureSpecSchema } from "../features/featureSpec.js";
 import { modelIdentitySchema } from "../model/modelIdentity.js";
 import { personaSchema } from "../pipeline/personas.js";

@@ -33,6 +33,14 @@ export interface EngineProcessOptions {
   onStateChange?(state: EngineState, error?: AppError): void;
   /** How long a start may take before it fails with `engine/startFailed`. Defaults to 60 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Watchdog: while requests are pending, the engine is pinged every `pingIntervalMs`; one unanswered for
+   * `hangTimeoutMs` means the engine hangs (its event loop is blocked or the process is stopped), so it is
+   * killed, pending requests fail with `engine/hung`, and the next request starts a fresh engine. Generation
+   * runs off the engine's event loop, so a busy engine still answers pings. Defaults to 5 000 / 30 000 ms.
+   */
+  pingIntervalMs?: number;
+  hangTimeoutMs?: number;
 }
 
 const LOG_TAIL = 200;
@@ -50,6 +58,9 @@ export class EngineProcess implements EngineClient {
   private currentState: EngineState = "idle";
   private generationCount = 0;
   private expectedExit = false;
+  private hung = false;
+  private watchdog?: NodeJS.Timeout;
+  private pingSentAt?: number;
   private readonly tail: EngineLogLine[] = [];
 
   constructor(private readonly options: EngineProcessOptions) {}
@@ -80,6 +91,7 @@ export class EngineProcess implements EngineClient {
     options.signal?.throwIfAborted();
     await this.start();
     const messenger = this.messenger!;
+    this.armWatchdog();
     return messenger.request(method, params, {
       signal: options.signal,
       onNotification: (m, p) => {
@@ -129,6 +141,7 @@ export class EngineProcess implements EngineClient {
   private spawn(): Promise<void> {
     this.setState("starting");
     this.expectedExit = false;
+    this.hung = false;
     const child = fork(this.options.enginePath, [], {
       execPath: this.options.execPath ?? process.execPath,
       execArgv: [],
@@ -199,6 +212,42 @@ export class EngineProcess implements EngineClient {
     });
   }
 
+  private armWatchdog(): void {
+    if (this.watchdog) return;
+    const interval = this.options.pingIntervalMs ?? 5_000;
+    const limit = this.options.hangTimeoutMs ?? 30_000;
+    this.watchdog = setInterval(() => {
+      const messenger = this.messenger;
+      const child = this.child;
+      if (!messenger || !child || messenger.pendingCount === 0) {
+        this.disarmWatchdog();
+        return;
+      }
+      if (this.pingSentAt !== undefined) {
+        if (Date.now() - this.pingSentAt >= limit) {
+          this.hung = true;
+          this.log({ source: "host", level: "error", text: `engine did not answer for ${limit} ms; killing it` });
+          child.kill("SIGKILL");
+          this.disarmWatchdog();
+        }
+        return;
+      }
+      this.pingSentAt = Date.now();
+      messenger.request("engine/status", {}).then(
+        () => (this.pingSentAt = undefined),
+        () => (this.pingSentAt = undefined),
+      );
+    }, Math.max(10, Math.min(interval, limit / 2)));
+    // The watchdog alone must not keep a CLI process alive.
+    this.watchdog.unref();
+  }
+
+  private disarmWatchdog(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+    this.pingSentAt = undefined;
+  }
+
   private onExit(
     child: ChildProcess,
     messenger: NonNullable<EngineProcess["messenger"]>,
@@ -212,18 +261,24 @@ export class EngineProcess implements EngineClient {
       this.messenger = undefined;
     }
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    if (this.expectedExit && (code === 0 || signal === "SIGKILL" || signal === "SIGTERM")) {
+    if (this.expectedExit && !this.hung && (code === 0 || signal === "SIGKILL" || signal === "SIGTERM")) {
+      this.disarmWatchdog();
       messenger.rejectAll(new AppError("engine/stopped", `The engine was stopped and ${how}.`));
       if (this.currentState !== "disposed") this.setState("idle");
       return;
     }
     const log = this.recentLog(30).map((l) => l.text);
     const hint = log.filter((l) => /GGML_ASSERT|error|abort|fail/i.test(l)).at(-1);
-    const error = new AppError(
-      wasReady ? "engine/crashed" : "engine/startFailed",
-      `The engine process ${how}${hint ? `: ${hint.trim()}` : ""}. It will be restarted on the next request.`,
-      { exitCode: code, signal, log },
-    );
+    const hung = this.hung;
+    this.hung = false;
+    this.disarmWatchdog();
+    const error = hung
+      ? new AppError("engine/hung", "The engine stopped answering and was restarted; try the request again.", { log })
+      : new AppError(
+          wasReady ? "engine/crashed" : "engine/startFailed",
+          `The engine process ${how}${hint ? `: ${hint.trim()}` : ""}. It will be restarted on the next request.`,
+          { exitCode: code, signal, log },
+        );
     messenger.rejectAll(error);
     if (!wasReady) rejectStart(error);
     this.setState("crashed", error);

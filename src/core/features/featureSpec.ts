@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Which hidden state feeds the gate. `final`: the model's own prompt embedding (last token after the final

@@ -7,7 +7,7 @@
  * significant digits, which round-trip float32 exactly.
  */
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { AppError } from "../errors.js";
 import { writeFileAtomic } from "../util/writeFileAtomic.js";
 import { GATE_WEIGHT_ARRAYS, gateWeightsProblem, type GateWeights } from "./Gate.js";

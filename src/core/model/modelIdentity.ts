@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { readGguf } from "../gguf/readGguf.js";
 import { writeFileAtomic } from "../util/writeFileAtomic.js";
 

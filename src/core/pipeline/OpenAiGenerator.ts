@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { ChatMessage } from "../../protocol/engineProtocol.js";
 import { AppError } from "../errors.js";
 import type { GenerateSettings, TextGenerator } from "./TextGenerator.js";

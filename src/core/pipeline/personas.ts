@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** A persona: an expert or behaviour described as a system prompt (prism-method §8). */
 export const personaSchema = z.object({
