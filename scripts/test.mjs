@@ -1,39 +1,66 @@
-// The README's test command (after `npm ci`): type-check, lint, build, then every vitest project.
+// The README's test command (after `npm ci`): type-check, lint, build (extension, engine, CLI, webview, and the
+// native LoRA trainer when missing or stale), every vitest project (unit, webview, model), then the VS Code
+// integration suites in a real extension host (code-server; set up on first run, apt packages as root).
 // Ends with one plain summary line, "N passed, N failed", that CI logs can be read by.
-import { spawnSync } from "node:child_process";
+// `npm test -- --no-vscode` skips the VS Code suites (quick local runs); extra args go to vitest.
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 
-const steps = [
-  ["type-check", "npm", ["run", "-s", "check-types"]],
-  ["lint", "npm", ["run", "-s", "lint"]],
-  ["build", process.execPath, ["esbuild.mjs"]],
-];
+const args = process.argv.slice(2);
+const skipVscode = args.includes("--no-vscode");
+const vitestArgs = args.filter((a) => a !== "--no-vscode");
+let passed = 0;
+let failed = 0;
 
-for (const [name, cmd, args] of steps) {
+function finish(code, why) {
+  if (why) console.log(`\n${why}`);
+  console.log(`\n${passed} passed, ${failed} failed`);
+  process.exit(code);
+}
+
+function step(name, cmd, argv) {
   console.log(`\n== ${name}`);
-  const r = spawnSync(cmd, args, { stdio: "inherit" });
+  const r = spawnSync(cmd, argv, { stdio: "inherit" });
   if (r.status !== 0) {
-    console.log(`\n0 passed, 1 failed: ${name} failed`);
-    process.exit(r.status ?? 1);
+    failed++;
+    finish(r.status ?? 1, `${name} failed`);
   }
 }
+
+step("type-check", "npm", ["run", "-s", "check-types"]);
+step("lint", "npm", ["run", "-s", "lint"]);
+step("build", process.execPath, ["esbuild.mjs"]);
+if (existsSync("scripts/buildTrainer.mjs")) step("build the LoRA trainer (cached)", process.execPath, ["scripts/buildTrainer.mjs"]);
 
 mkdirSync("test-results", { recursive: true });
 const report = "test-results/vitest.json";
 console.log("\n== tests (vitest: unit, webview, model)");
-const extra = process.argv.slice(2);
-const run = spawnSync(
+const vitest = spawnSync(
   "npx",
-  ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...extra],
+  ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...vitestArgs],
   { stdio: "inherit" },
 );
-let passed = 0;
-let failed = 0;
 if (existsSync(report)) {
   const json = JSON.parse(readFileSync(report, "utf8"));
-  passed = json.numPassedTests ?? 0;
-  failed = (json.numFailedTests ?? 0) + (json.numRuntimeErrorTestSuites ?? 0);
+  passed += json.numPassedTests ?? 0;
+  failed += (json.numFailedTests ?? 0) + (json.numRuntimeErrorTestSuites ?? 0);
 }
-if (run.status !== 0 && failed === 0) failed = 1;
-console.log(`\n${passed} passed, ${failed} failed`);
-process.exit(run.status ?? 1);
+if (vitest.status !== 0 && failed === 0) failed = 1;
+
+if (!skipVscode) {
+  console.log("\n== tests (VS Code extension host)");
+  // Streamed through so progress shows; the runner's last line carries the mocha counts.
+  const child = spawn(process.execPath, ["scripts/testVscode.mjs"], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d) => {
+    process.stdout.write(d);
+    out = (out + d.toString()).slice(-4000);
+  });
+  const code = await new Promise((resolve) => child.on("close", resolve));
+  const m = /vscode: (\d+) passing, (\d+) failing/.exec(out);
+  passed += m ? Number(m[1]) : 0;
+  failed += m ? Number(m[2]) : 0;
+  if (code !== 0 && (!m || Number(m[2]) === 0)) failed++;
+}
+
+finish(failed > 0 || vitest.status !== 0 ? 1 : 0);

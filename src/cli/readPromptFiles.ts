@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { AppError } from "../core/errors.js";
 import { personaSchema, type Persona } from "../core/pipeline/personas.js";
 

@@ -1,4 +1,3 @@
-import { open, stat } from "node:fs/promises";
 import {
   getLlama,
   LlamaChat,
@@ -22,7 +21,8 @@ import {
   type GpuChoice,
   type ModelInfo,
 } from "../protocol/engineProtocol.js";
-import { AppError, abortError } from "../protocol/errors.js";
+import { AppError, abortError, type ErrorCode } from "../protocol/errors.js";
+import { readGguf } from "../core/gguf/readGguf.js";
 import { ChunkBatcher } from "./ChunkBatcher.js";
 import { explainAdapterFailure, explainModelFailure } from "./explainNativeFailure.js";
 import { LogBuffer } from "./LogBuffer.js";
@@ -474,41 +474,38 @@ async function meanPoolingOverride(path: string): Promise<Record<string, { pooli
   return { [String(info.metadata.general.architecture)]: { pooling_type: 1 } };
 }
 
+/** How GGUF reader codes read for a model or an adapter. */
+const GGUF_CODES: Record<"model" | "adapter", Partial<Record<ErrorCode, ErrorCode>>> = {
+  model: {
+    "gguf/notFound": "engine/modelNotFound",
+    "gguf/notGguf": "engine/notGguf",
+    "gguf/unsupportedVersion": "engine/notGguf",
+    "gguf/truncated": "engine/truncatedGguf",
+    "gguf/invalid": "engine/corruptGguf",
+  },
+  adapter: {
+    "gguf/notFound": "engine/adapterNotFound",
+    "gguf/notGguf": "engine/notAnAdapter",
+    "gguf/unsupportedVersion": "engine/notAnAdapter",
+    "gguf/truncated": "engine/adapterLoadFailed",
+    "gguf/invalid": "engine/adapterLoadFailed",
+  },
+};
+
 /**
- * Cheap checks before handing a path to llama.cpp, which reports a missing or foreign file only as a generic
- * failure. Returns the file size.
+ * Validates a GGUF with our own bounds-checked reader before llama.cpp sees it: llama.cpp reports a missing or
+ * foreign file only as a generic failure, and node-llama-cpp's own header parser loops for hours on absurd
+ * counts (2^50 tensors) instead of failing. Returns the file size.
  */
 async function checkGgufFile(path: string, what: "model" | "adapter"): Promise<number> {
-  const notFound = what === "model" ? "engine/modelNotFound" : "engine/adapterNotFound";
-  let size: number;
   try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new Error("not a regular file");
-    size = info.size;
+    return (await readGguf(path)).fileSize;
   } catch (err) {
-    throw new AppError(notFound, `Cannot load ${what} "${path}": file not found (${(err as Error).message}).`);
+    if (!(err instanceof AppError)) throw err;
+    const code =
+      GGUF_CODES[what][err.code] ?? (what === "model" ? "engine/modelLoadFailed" : "engine/adapterLoadFailed");
+    const reason =
+      err.code === "gguf/notFound" ? "file not found" : err.code === "gguf/notGguf" ? "not a GGUF file" : "";
+    throw new AppError(code, `Cannot load ${what} "${path}": ${reason ? `${reason}: ` : ""}${err.message}`);
   }
-  const header = Buffer.alloc(8);
-  const handle = await open(path, "r");
-  let read: number;
-  try {
-    ({ bytesRead: read } = await handle.read(header, 0, 8, 0));
-  } finally {
-    await handle.close();
-  }
-  const badCode = what === "model" ? "engine/notGguf" : "engine/notAnAdapter";
-  if (read < 8 || header.toString("latin1", 0, 4) !== "GGUF") {
-    throw new AppError(
-      badCode,
-      `Cannot load ${what} "${path}": not a GGUF file (the file does not start with "GGUF").`,
-    );
-  }
-  const version = header.readUInt32LE(4);
-  if (version < 2 || version > 3) {
-    throw new AppError(
-      badCode,
-      `Cannot load ${what} "${path}": unsupported GGUF version ${version} (llama.cpp reads 2 and 3).`,
-    );
-  }
-  return size;
 }

@@ -33,7 +33,11 @@ const messenger = new Messenger<EngineRequests, {}, {}, EngineNotifications>({
   toWire: toWireError,
   fromWire: (wire) => AppError.fromWire(wire),
   invalidParamsCode: "engine/invalidOptions",
-  onInvalidMessage: (error) => engine.logs.push("warn", error.message),
+  // Dropped messages are reported to the host's log (the sender may be a bug or a compromised peer).
+  onInvalidMessage: (error) => {
+    engine.logs.push("warn", error.message);
+    messenger.notify("engine/didLog", { level: "warn", text: error.message });
+  },
 });
 
 const engine = new LlamaEngine({

@@ -12,8 +12,14 @@ export type GpuChoice = z.infer<typeof gpuChoiceSchema>;
 const path = z.string().min(1).max(4096);
 const handle = z.string().min(1).max(64);
 const threads = z.number().int().min(1).max(1024);
-/** Large enough for long prompts, small enough that a bogus value is caught before it reaches llama.cpp. */
-const text = z.string().max(4_000_000);
+/**
+ * Large enough for long prompts, small enough that a bogus value is caught before it reaches llama.cpp; lone
+ * surrogates (invalid UTF-16) are refused because the tokenizer would silently turn them into U+FFFD.
+ */
+const text = z
+  .string()
+  .max(4_000_000)
+  .refine((s) => s.isWellFormed(), { message: "the text is not valid UTF-16 (lone surrogate)" });
 
 /** One chat message. The engine formats a list of them with the model's own chat template. */
 export const chatMessageSchema = z.object({

@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "engine/modelNotFound",
   "engine/notGguf",
   "engine/truncatedGguf",
+  "engine/corruptGguf",
   "engine/unsupportedArchitecture",
   "engine/modelLoadFailed",
   "engine/adapterNotFound",
@@ -73,6 +74,8 @@ export const ERROR_CODES = [
   "gate/unsupportedSchema",
   "gate/modelMismatch",
   "gate/writeFailed",
+  // files we write
+  "io/writeFailed",
   // CLI
   "cli/usage",
   // anything we did not anticipate

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { z } from "zod";
+import * as z from "zod";
 import { loraSettingsSchema } from "../../core/distill/distillSettings.js";
 import { NativeTrainer } from "../../core/distill/NativeTrainer.js";
 import { ModelSession } from "../../core/engine/ModelSession.js";

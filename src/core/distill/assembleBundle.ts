@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { BUNDLE_SCHEMA_VERSION, type BundleManifest } from "../bundle/bundleManifest.js";
-import { writeFileAtomic } from "../util/writeFileAtomic.js";
+import { writeFailed, writeFileAtomic } from "../util/writeFileAtomic.js";
 import type { DistillLabel, DistillQuery } from "./distillRecords.js";
 import type { DistillSettings } from "./distillSettings.js";
 import type { GateStageResult } from "./stage4Gate.js";
@@ -27,8 +27,18 @@ const DATA_FILES = ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "train
  * moves it over `outDir`: until that rename, the previous bundle at `outDir` stays complete and loadable.
  */
 export async function assembleBundle(input: AssembleInput): Promise<void> {
+  const tmp = join(dirname(input.outDir), `.${basename(input.outDir)}.partial-${process.pid}`);
+  try {
+    await writeBundleInto(tmp, input);
+  } catch (err) {
+    // Nothing half-written stays behind; the previous bundle (if any) was never touched.
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw writeFailed(input.outDir, err);
+  }
+}
+
+async function writeBundleInto(tmp: string, input: AssembleInput): Promise<void> {
   const { jobDir, outDir, settings, gate, training, counts } = input;
-  const tmp = join(dirname(outDir), `.${basename(outDir)}.partial-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(join(tmp, "data"), { recursive: true });
   await copyFile(training.adapterPath, join(tmp, "adapter.gguf"));
@@ -82,7 +92,13 @@ export async function assembleBundle(input: AssembleInput): Promise<void> {
   await writeFileAtomic(join(tmp, "manifest.json"), JSON.stringify(manifest, null, 2));
 
   const old = join(dirname(outDir), `.${basename(outDir)}.old-${process.pid}`);
-  if (existsSync(outDir)) await rename(outDir, old);
-  await rename(tmp, outDir);
+  const hadOld = existsSync(outDir);
+  if (hadOld) await rename(outDir, old);
+  try {
+    await rename(tmp, outDir);
+  } catch (err) {
+    if (hadOld) await rename(old, outDir).catch(() => undefined); // put the previous bundle back
+    throw err;
+  }
   await rm(old, { recursive: true, force: true });
 }

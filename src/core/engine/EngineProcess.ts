@@ -216,28 +216,31 @@ export class EngineProcess implements EngineClient {
     if (this.watchdog) return;
     const interval = this.options.pingIntervalMs ?? 5_000;
     const limit = this.options.hangTimeoutMs ?? 30_000;
-    this.watchdog = setInterval(() => {
-      const messenger = this.messenger;
-      const child = this.child;
-      if (!messenger || !child || messenger.pendingCount === 0) {
-        this.disarmWatchdog();
-        return;
-      }
-      if (this.pingSentAt !== undefined) {
-        if (Date.now() - this.pingSentAt >= limit) {
-          this.hung = true;
-          this.log({ source: "host", level: "error", text: `engine did not answer for ${limit} ms; killing it` });
-          child.kill("SIGKILL");
+    this.watchdog = setInterval(
+      () => {
+        const messenger = this.messenger;
+        const child = this.child;
+        if (!messenger || !child || messenger.pendingCount === 0) {
           this.disarmWatchdog();
+          return;
         }
-        return;
-      }
-      this.pingSentAt = Date.now();
-      messenger.request("engine/status", {}).then(
-        () => (this.pingSentAt = undefined),
-        () => (this.pingSentAt = undefined),
-      );
-    }, Math.max(10, Math.min(interval, limit / 2)));
+        if (this.pingSentAt !== undefined) {
+          if (Date.now() - this.pingSentAt >= limit) {
+            this.hung = true;
+            this.log({ source: "host", level: "error", text: `engine did not answer for ${limit} ms; killing it` });
+            child.kill("SIGKILL");
+            this.disarmWatchdog();
+          }
+          return;
+        }
+        this.pingSentAt = Date.now();
+        messenger.request("engine/status", {}).then(
+          () => (this.pingSentAt = undefined),
+          () => (this.pingSentAt = undefined),
+        );
+      },
+      Math.max(10, Math.min(interval, limit / 2)),
+    );
     // The watchdog alone must not keep a CLI process alive.
     this.watchdog.unref();
   }

@@ -1,6 +1,7 @@
 import { open, readFile, truncate, type FileHandle } from "node:fs/promises";
 import type { z } from "zod";
 import { AppError } from "../errors.js";
+import { writeFailed } from "../util/writeFileAtomic.js";
 
 /**
  * An append-only JSON-lines file of finished work items: each item is written (and fsynced) as soon as it is
@@ -46,7 +47,9 @@ export class JsonlLog<T> {
       entries.push(parsed.data);
     });
     if (torn !== undefined) await truncate(path, Buffer.byteLength(text) - Buffer.byteLength(torn));
-    const handle = await open(path, "a");
+    const handle = await open(path, "a").catch((err: unknown) => {
+      throw writeFailed(path, err);
+    });
     return new JsonlLog(path, handle, entries);
   }
 
@@ -57,8 +60,18 @@ export class JsonlLog<T> {
 
   /** Appends one item durably. */
   async append(item: T): Promise<void> {
-    await this.handle.write(`${JSON.stringify(item)}\n`);
-    await this.handle.datasync();
+    const line = Buffer.from(`${JSON.stringify(item)}\n`);
+    const { size } = await this.handle.stat();
+    try {
+      const { bytesWritten } = await this.handle.write(line);
+      // A short write is how a full disk often shows up: no error, just fewer bytes.
+      if (bytesWritten !== line.length) throw Object.assign(new Error("short write"), { code: "ENOSPC" });
+      await this.handle.datasync();
+    } catch (err) {
+      // A partial line (disk full mid-write) would be read back as torn; cut it now so the file stays clean.
+      await this.handle.truncate(size).catch(() => undefined);
+      throw writeFailed(this.path, err);
+    }
     this.entries.push(item);
   }
 
