@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { BENCH_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
@@ -27,4 +28,16 @@ export async function benchModelPath(): Promise<string> {
 export function machine(): string {
   const c = cpus();
   return `${c.length} × ${c[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}-${process.arch}`;
+}
+
+/**
+ * Records one benchmark's figures in bench/out/<name>.json (read by `npm run bench`, which assembles
+ * bench/results.json and the Markdown table).
+ */
+export async function writeBenchResult(name: string, figures: Record<string, number | string | null>): Promise<void> {
+  const dir = resolve("bench", "out");
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}.json`);
+  const previous = existsSync(path) ? (JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>) : {};
+  await writeFile(path, JSON.stringify({ ...previous, ...figures, machine: machine(), at: new Date().toISOString() }, null, 2));
 }

@@ -8,7 +8,7 @@ import { ModelSession } from "../src/core/engine/ModelSession.js";
 import { runPool } from "../src/core/distill/runPool.js";
 import { EngineGenerator } from "../src/core/pipeline/TextGenerator.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
-import { benchModelPath, machine, median } from "./benchUtil.js";
+import { benchModelPath, machine, median, writeBenchResult } from "./benchUtil.js";
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const parallel = Number(process.env.BENCH_SEQUENCES ?? 4);
@@ -46,4 +46,5 @@ console.log(`machine: ${machine()}; threads ${threads}; ${items} answers of ≤ 
 console.log(`1 sequence:  ${median(r1).toFixed(3)} answers/s`);
 console.log(`${parallel} sequences: ${median(rN).toFixed(3)} answers/s`);
 console.log(`ratio ${parallel} / 1: ${(median(rN) / median(r1)).toFixed(2)}`);
+await writeBenchResult("distill", { answersPerSecond1: median(r1), answersPerSecondN: median(rN), sequences: parallel, parallelSpeedup: median(rN) / median(r1) });
 await engine.dispose();

@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { EngineProcess } from "../src/core/engine/EngineProcess.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
 import { LlamaEngine } from "../src/engine/LlamaEngine.js";
-import { benchModelPath, machine, median } from "./benchUtil.js";
+import { benchModelPath, machine, median, writeBenchResult } from "./benchUtil.js";
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const maxTokens = Number(process.env.BENCH_TOKENS ?? 96);
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   console.log(`via engine  tok/s: median ${median(b).toFixed(2)}  runs ${b.map((x) => x.toFixed(1)).join(" ")}`);
   console.log(`IPC messages per run: ${(chunks / runs).toFixed(1)} for ${first.timings.generatedTokens} tokens`);
   console.log(`ratio engine / in-process: ${ratio.toFixed(3)} (goal >= 0.97)`);
+  await writeBenchResult("engine", { engineOverInProcess: ratio, inProcessTokPerS: median(a), engineTokPerS: median(b) });
   await remote.dispose();
   await local.dispose();
 }

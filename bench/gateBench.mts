@@ -12,7 +12,7 @@ import { Gate } from "../src/core/gate/Gate.js";
 import { trainGate } from "../src/core/gate/trainGate.js";
 import { SeededRandom } from "../src/core/util/SeededRandom.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
-import { benchModelPath, machine, median } from "./benchUtil.js";
+import { benchModelPath, machine, median, writeBenchResult } from "./benchUtil.js";
 
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
@@ -74,4 +74,11 @@ console.log(`gate cost, layer:1 features: ${mLayer.toFixed(1)} ms (feature ${med
 console.log(`answer (prompt + 128 tokens): ${mAnswer.toFixed(0)} ms`);
 console.log(`ratio layer:1 / final: ${(mLayer / mFinal).toFixed(3)} (ideal ≈ 1/${info.layers} = ${(1 / info.layers).toFixed(3)} of the prompt pass)`);
 console.log(`share of an answer: final ${((100 * mFinal) / mAnswer).toFixed(2)} %, layer:1 ${((100 * mLayer) / mAnswer).toFixed(2)} %`);
+await writeBenchResult("gate", {
+  gateFinalMs: mFinal,
+  gateLayer1Ms: mLayer,
+  layer1OverFinal: mLayer / mFinal,
+  gateFinalShareOfAnswer: mFinal / mAnswer,
+  gateLayer1ShareOfAnswer: mLayer / mAnswer,
+});
 await engine.dispose();

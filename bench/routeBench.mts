@@ -1,0 +1,77 @@
+/**
+ * `npm run bench:route`: (1) compare view — wall time of base + persona generated concurrently in two contexts
+ * vs one stream alone (ratio; 2.0 would mean no overlap at all), and (2) cold start to first token — a fresh
+ * engine process, model load, context and the first streamed token, in alternating runs on the bench model.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { readBundle } from "../src/core/bundle/readBundle.js";
+import { EngineProcess } from "../src/core/engine/EngineProcess.js";
+import { ModelSession } from "../src/core/engine/ModelSession.js";
+import { FeatureExtractor } from "../src/core/features/FeatureExtractor.js";
+import { modelFingerprint, modelIdentity } from "../src/core/model/modelIdentity.js";
+import { Router } from "../src/core/routing/Router.js";
+import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
+import { makeBundle } from "../test/fixtures/makeBundle.js";
+import { benchModelPath, machine, median, writeBenchResult } from "./benchUtil.js";
+
+const runs = Number(process.env.BENCH_RUNS ?? 5);
+const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
+const maxTokens = Number(process.env.BENCH_TOKENS ?? 48);
+const modelPath = await benchModelPath();
+const dir = await mkdtemp(join(tmpdir(), "prism-bench-route-"));
+const identity = await modelIdentity(modelPath);
+const info0 = { embeddingSize: 1024 };
+await makeBundle(join(dir, "b.prism"), modelPath, { width: info0.embeddingSize });
+const bundle = await readBundle(join(dir, "b.prism"));
+
+const engine = new EngineProcess({ enginePath: resolve("dist/engine.mjs") });
+const session = new ModelSession(engine, { modelPath, gpu: "false", threads });
+const router = new Router({
+  session,
+  adapterPath: bundle.adapterPath,
+  gate: bundle.gate,
+  threshold: bundle.threshold,
+  features: new FeatureExtractor({ engine, basePath: modelPath, baseFingerprint: modelFingerprint(identity), spec: bundle.manifest.featureSpec, cacheDir: dir, threads, gpu: "false" }),
+  contextSize: 1024,
+  threads,
+});
+const prompt = "Describe the water cycle in a few sentences.";
+await router.route(prompt, { mode: "compare", maxTokens: 8 }); // warm-up
+const single: number[] = [];
+const both: number[] = [];
+for (let i = 0; i < runs; i++) {
+  for (const mode of i % 2 === 0 ? (["base", "compare"] as const) : (["compare", "base"] as const)) {
+    const r = await router.route(prompt, { mode, maxTokens });
+    (mode === "compare" ? both : single).push(r.totalMs);
+  }
+}
+await engine.dispose();
+
+const cold: number[] = [];
+for (let i = 0; i < Math.max(3, Math.ceil(runs / 2)); i++) {
+  const t = performance.now();
+  const e = new EngineProcess({ enginePath: resolve("dist/engine.mjs") });
+  const s = new ModelSession(e, { modelPath, gpu: "false", threads });
+  const contextId = await s.context("c", { contextSize: 512, threads });
+  let first = 0;
+  await e.request("engine/generate", { contextId, messages: [{ role: "user", content: prompt }], maxTokens: 2 }, {
+    onChunk: () => (first ||= performance.now() - t),
+  });
+  cold.push(first);
+  await e.dispose();
+}
+await rm(dir, { recursive: true, force: true });
+
+const ratio = median(both) / median(single);
+console.log(`machine: ${machine()}; threads ${threads}; ${maxTokens} tokens per side; ${runs} alternating runs`);
+console.log(`single stream (base): ${median(single).toFixed(0)} ms; compare (both sides concurrently): ${median(both).toFixed(0)} ms`);
+console.log(`compare-view wall / single stream: ${ratio.toFixed(2)} (2.00 = no overlap; includes the gate)`);
+console.log(`cold start to first token (new engine process + model load + first token): median ${median(cold).toFixed(0)} ms`);
+await writeBenchResult("route", {
+  compareOverSingle: ratio,
+  singleStreamMs: median(single),
+  compareMs: median(both),
+  coldStartToFirstTokenMs: median(cold),
+});

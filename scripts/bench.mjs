@@ -1,0 +1,61 @@
+// `npm run bench`: runs every benchmark on generated bench-size models, then writes bench/results.json and
+// bench/results.md (a Markdown table of ratios and medians with the machine) and puts the table into the README.
+// Absolute times on a shared 2-core CPU box are not representative; the ratios are the figures.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const benches = [
+  ["engine", "bench/engineBench.mts"],
+  ["gate", "bench/gateBench.mts"],
+  ["distill", "bench/distillBench.mts"],
+  ["route", "bench/routeBench.mts"],
+  ["trainer", "bench/trainerBench.ts"],
+];
+const only = process.argv.slice(2);
+const build = spawnSync(process.execPath, ["esbuild.mjs"], { stdio: "inherit" });
+if (build.status !== 0) process.exit(1);
+for (const [name, file] of benches) {
+  if ((only.length && !only.includes(name)) || !existsSync(file)) continue;
+  console.log(`\n== bench:${name}`);
+  const r = spawnSync(process.execPath, ["--import", "tsx", file], { stdio: "inherit" });
+  if (r.status !== 0) console.log(`bench:${name} failed (exit ${r.status}); its row stays as last measured`);
+}
+
+const out = {};
+for (const f of existsSync("bench/out") ? readdirSync("bench/out") : []) {
+  if (f.endsWith(".json")) out[f.replace(/\.json$/, "")] = JSON.parse(readFileSync(join("bench/out", f), "utf8"));
+}
+const activation = "test-results/vscode/activation.json";
+if (existsSync(activation)) out.activation = JSON.parse(readFileSync(activation, "utf8"));
+writeFileSync("bench/results.json", JSON.stringify(out, null, 2) + "\n");
+
+const f = (x, d = 2) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(d) : "–");
+const pct = (x) => (typeof x === "number" ? `${(x * 100).toFixed(2)} %` : "–");
+const rows = [
+  ["Engine process vs in-process decode (tok/s ratio, goal ≥ 0.97)", f(out.engine?.engineOverInProcess, 3), `${f(out.engine?.engineTokPerS, 1)} vs ${f(out.engine?.inProcessTokPerS, 1)} tok/s`],
+  ["Gate cost layer:1 / final", f(out.gate?.layer1OverFinal, 3), `${f(out.gate?.gateLayer1Ms, 1)} ms vs ${f(out.gate?.gateFinalMs, 1)} ms`],
+  ["Gate cost as share of an answer (prompt + 128 tokens)", `${pct(out.gate?.gateLayer1ShareOfAnswer)} (layer:1)`, `${pct(out.gate?.gateFinalShareOfAnswer)} (final)`],
+  ["Distillation stage 2, N sequences / 1 sequence", f(out.distill?.parallelSpeedup), `${f(out.distill?.answersPerSecondN, 3)} vs ${f(out.distill?.answersPerSecond1, 3)} answers/s (N = ${out.distill?.sequences ?? "–"})`],
+  ["Compare view wall / single stream (2.00 = no overlap)", f(out.route?.compareOverSingle), `${f(out.route?.compareMs, 0)} ms vs ${f(out.route?.singleStreamMs, 0)} ms`],
+  ["Cold start to first token (new engine, load, first token)", `${f(out.route?.coldStartToFirstTokenMs, 0)} ms`, "median"],
+  ["Trainer efficiency: train tok/s ÷ (prompt-eval tok/s ÷ 3), goal ≥ 0.8", f(out.trainer?.efficiency, 3), `${f(out.trainer?.trainTokPerS, 0)} train tok/s`],
+  ["Extension activation (goal ≤ 50 ms)", `${f(out.activation?.activationMs, 1)} ms`, "measured in the VS Code test host"],
+];
+const machine = out.engine?.machine ?? out.gate?.machine ?? out.route?.machine ?? "unknown";
+const date = new Date().toISOString().slice(0, 10);
+const table = [
+  `Measured ${date} on ${machine}. Absolute times on a shared 2-core CPU box are not representative; ratios are the figures.`,
+  "",
+  "| Benchmark | Result | Detail |",
+  "|---|---|---|",
+  ...rows.map((r) => `| ${r.join(" | ")} |`),
+].join("\n");
+writeFileSync("bench/results.md", table + "\n");
+const readme = readFileSync("README.md", "utf8");
+const start = "<!-- bench:start -->";
+const end = "<!-- bench:end -->";
+if (readme.includes(start) && readme.includes(end)) {
+  writeFileSync("README.md", readme.replace(new RegExp(`${start}[\\s\\S]*${end}`), `${start}\n${table}\n${end}`));
+}
+console.log(`\n${table}`);
