@@ -41,7 +41,8 @@ export default tseslint.config(
     files: ["src/engine/**/*.ts"],
     rules: restrict([
       { group: ["vscode"], message: "The engine process never imports vscode." },
-      { group: ["**/core/**", "**/vscode/**", "**/cli/**"], message: "engine/ imports only protocol/ (and node-llama-cpp)." },
+      { regex: "(^|/)core/(?!gguf/|errors)", message: "engine/ imports only protocol/, the pure GGUF reader in core/gguf and node-llama-cpp." },
+      { group: ["**/vscode/**", "**/cli/**"], message: "engine/ imports only protocol/ (and node-llama-cpp)." },
     ]),
   },
   {

@@ -156,6 +156,19 @@ describe("engine process on the tiny model", () => {
     );
   });
 
+  it("refuses a GPU backend this machine does not have instead of silently using the CPU", async () => {
+    const other = startEngine();
+    try {
+      const absent = process.platform === "darwin" ? "cuda" : "metal";
+      const err = await rejection(
+        other.request("engine/loadModel", { modelPath: fixtures.tiny, gpu: absent, threads: 1 }),
+      );
+      expect(err.code).toBe("engine/gpuUnavailable");
+    } finally {
+      await other.dispose();
+    }
+  });
+
   it("reads F16 weights", async () => {
     const info = await loadModel(engine, fixtures.tinyF16);
     expect(info.typeDescription).toMatch(/F16/);

@@ -4,13 +4,23 @@ import { renderHtml } from "../../../src/vscode/panel/renderHtml.js";
 import { renderReportHtml } from "../../../src/vscode/report/renderReportHtml.js";
 import type { RoutingRecord } from "../../../src/protocol/routingRecord.js";
 
-const opts = { cspSource: "vscode-webview://abc", scriptUri: "vscode-webview://abc/main.js", styleUri: "vscode-webview://abc/compare.css", title: "PRISM" };
+const opts = {
+  cspSource: "vscode-webview://abc",
+  scriptUri: "vscode-webview://abc/main.js",
+  styleUri: "vscode-webview://abc/compare.css",
+  title: "PRISM",
+};
 
 describe("compare panel HTML", () => {
   it("has a strict CSP: default-src 'none', scripts only by nonce, resources only from the webview source", () => {
     const html = renderHtml(opts);
     const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)![1]!;
-    const directives = Object.fromEntries(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+    const directives = Object.fromEntries(
+      csp
+        .split(";")
+        .map((d) => d.trim().split(/\s+/))
+        .map(([k, ...v]) => [k, v]),
+    );
     expect(directives["default-src"]).toEqual(["'none'"]);
     expect(directives["script-src"]).toHaveLength(1);
     expect(directives["script-src"]![0]).toMatch(/^'nonce-[A-Za-z0-9+/=]{20,}'$/);
@@ -62,9 +72,33 @@ describe("report HTML", () => {
     const html = renderReportHtml(
       {
         name: "<img src=x onerror=alert(1)>",
-        counts: { queries: 10, distill: 4, retain: 6, perPersona: { "<b>x</b>": { queries: 10, distill: 4, retain: 6, distillRate: 0.4 } } },
-        gate: { threshold: 0.5, routingRatePerPersona: { "<b>x</b>": 0.3 }, metrics: { validation: { n: 4, accuracy: 0.75, balancedAccuracy: 0.75, auc: 0.8, confusion: { tp: 1, fp: 0, tn: 2, fn: 1 } } } },
-        training: { epochs: [{ epoch: 1, trainLoss: 3, evalLoss: 3.2 }, { epoch: 2, trainLoss: 2, evalLoss: 2.5 }], seconds: 12, samples: 4 },
+        counts: {
+          queries: 10,
+          distill: 4,
+          retain: 6,
+          perPersona: { "<b>x</b>": { queries: 10, distill: 4, retain: 6, distillRate: 0.4 } },
+        },
+        gate: {
+          threshold: 0.5,
+          routingRatePerPersona: { "<b>x</b>": 0.3 },
+          metrics: {
+            validation: {
+              n: 4,
+              accuracy: 0.75,
+              balancedAccuracy: 0.75,
+              auc: 0.8,
+              confusion: { tp: 1, fp: 0, tn: 2, fn: 1 },
+            },
+          },
+        },
+        training: {
+          epochs: [
+            { epoch: 1, trainLoss: 3, evalLoss: 3.2 },
+            { epoch: 2, trainLoss: 2, evalLoss: 2.5 },
+          ],
+          seconds: 12,
+          samples: 4,
+        },
       },
       "vscode-webview://abc",
       "vscode-webview://abc/report.css",
