@@ -94,6 +94,9 @@ export class ComparePanel implements vscode.Disposable {
         }
         this.ready = true;
         setImmediate(() => this.flushPendingPrompt());
+        // Opening the panel is the user's intent to use the model: validate the bundle now (in the background)
+        // so the status shows it before the first run; the status event updates the panel when done.
+        void service.activeBundle().catch(() => undefined);
         return {
           protocolVersion: WEBVIEW_PROTOCOL_VERSION,
           status: service.status(),
