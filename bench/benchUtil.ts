@@ -19,7 +19,9 @@ export async function benchModelPath(): Promise<string> {
   if (!existsSync(path)) {
     const t = performance.now();
     const info = await writeSyntheticModel(path, { ...BENCH_MODEL, seed: 1 });
-    console.log(`generated ${path}: ${(info.parameterCount / 1e6).toFixed(0)}M parameters in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    console.log(
+      `generated ${path}: ${(info.parameterCount / 1e6).toFixed(0)}M parameters in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
   }
   return path;
 }
@@ -39,5 +41,8 @@ export async function writeBenchResult(name: string, figures: Record<string, num
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${name}.json`);
   const previous = existsSync(path) ? (JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>) : {};
-  await writeFile(path, JSON.stringify({ ...previous, ...figures, machine: machine(), at: new Date().toISOString() }, null, 2));
+  await writeFile(
+    path,
+    JSON.stringify({ ...previous, ...figures, machine: machine(), at: new Date().toISOString() }, null, 2),
+  );
 }

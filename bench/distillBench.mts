@@ -20,7 +20,9 @@ const modelPath = await benchModelPath();
 const engine = new EngineProcess({ enginePath: resolve("dist/engine.mjs") });
 const session = new ModelSession(engine, { modelPath, gpu: "false", threads });
 await session.model();
-const generators = [1, parallel].map((sequences) => new EngineGenerator({ session, contextSize: 512, threads, sequences }));
+const generators = [1, parallel].map(
+  (sequences) => new EngineGenerator({ session, contextSize: 512, threads, sequences }),
+);
 
 async function itemsPerSecond(g: EngineGenerator, round: number): Promise<number> {
   const work = Array.from({ length: items }, (_, i) => i);
@@ -40,11 +42,19 @@ await itemsPerSecond(generators[1]!, -1);
 const r1: number[] = [];
 const rN: number[] = [];
 for (let i = 0; i < runs; i++) {
-  for (const g of i % 2 === 0 ? generators : [...generators].reverse()) (g.concurrency === 1 ? r1 : rN).push(await itemsPerSecond(g, i));
+  for (const g of i % 2 === 0 ? generators : [...generators].reverse())
+    (g.concurrency === 1 ? r1 : rN).push(await itemsPerSecond(g, i));
 }
-console.log(`machine: ${machine()}; threads ${threads}; ${items} answers of ≤ ${maxTokens} tokens per run; ${runs} alternating runs`);
+console.log(
+  `machine: ${machine()}; threads ${threads}; ${items} answers of ≤ ${maxTokens} tokens per run; ${runs} alternating runs`,
+);
 console.log(`1 sequence:  ${median(r1).toFixed(3)} answers/s`);
 console.log(`${parallel} sequences: ${median(rN).toFixed(3)} answers/s`);
 console.log(`ratio ${parallel} / 1: ${(median(rN) / median(r1)).toFixed(2)}`);
-await writeBenchResult("distill", { answersPerSecond1: median(r1), answersPerSecondN: median(rN), sequences: parallel, parallelSpeedup: median(rN) / median(r1) });
+await writeBenchResult("distill", {
+  answersPerSecond1: median(r1),
+  answersPerSecondN: median(rN),
+  sequences: parallel,
+  parallelSpeedup: median(rN) / median(r1),
+});
 await engine.dispose();

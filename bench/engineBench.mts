@@ -78,7 +78,11 @@ async function main(): Promise<void> {
   console.log(`via engine  tok/s: median ${median(b).toFixed(2)}  runs ${b.map((x) => x.toFixed(1)).join(" ")}`);
   console.log(`IPC messages per run: ${(chunks / runs).toFixed(1)} for ${first.timings.generatedTokens} tokens`);
   console.log(`ratio engine / in-process: ${ratio.toFixed(3)} (goal >= 0.97)`);
-  await writeBenchResult("engine", { engineOverInProcess: ratio, inProcessTokPerS: median(a), engineTokPerS: median(b) });
+  await writeBenchResult("engine", {
+    engineOverInProcess: ratio,
+    inProcessTokPerS: median(a),
+    engineTokPerS: median(b),
+  });
   await remote.dispose();
   await local.dispose();
 }

@@ -38,11 +38,18 @@ const make = (spec: "final" | "layer1") =>
 const final = make("final");
 const layer1 = make("layer1");
 const info = await engine.request("engine/loadModel", { modelPath, gpu: "false", threads });
-const { contextId } = await engine.request("engine/createContext", { modelId: info.modelId, contextSize: 1024, threads });
+const { contextId } = await engine.request("engine/createContext", {
+  modelId: info.modelId,
+  contextSize: 1024,
+  threads,
+});
 
 // A gate of the model's width (weights do not change the cost).
 const rng = new SeededRandom(1);
-const samples = Array.from({ length: 40 }, (_, i) => ({ feature: Array.from({ length: info.embeddingSize }, () => rng.normal()), label: (i % 2) as 0 | 1 }));
+const samples = Array.from({ length: 40 }, (_, i) => ({
+  feature: Array.from({ length: info.embeddingSize }, () => rng.normal()),
+  label: (i % 2) as 0 | 1,
+}));
 const gate = new Gate((await trainGate(samples, { minPerClass: 4, epochs: 1 })).weights);
 
 await final.extract(prompts[0]!);
@@ -62,18 +69,32 @@ for (let i = 0; i < runs; i++) {
     gate.predict(f.vector);
     tMlp.push(performance.now() - t);
   }
-  const a = await engine.request("engine/generate", { contextId, messages: [{ role: "user", content: p }], maxTokens: 128 });
+  const a = await engine.request("engine/generate", {
+    contextId,
+    messages: [{ role: "user", content: p }],
+    maxTokens: 128,
+  });
   tAnswer.push(a.timings.totalMs);
 }
 const mFinal = median(tFinal) + median(tMlp);
 const mLayer = median(tLayer) + median(tMlp);
 const mAnswer = median(tAnswer);
-console.log(`machine: ${machine()}; model ${info.layers} blocks, n_embd ${info.embeddingSize}; threads ${threads}; ${runs} alternating runs`);
-console.log(`gate cost, final features:   ${mFinal.toFixed(1)} ms (feature ${median(tFinal).toFixed(1)} + MLP ${median(tMlp).toFixed(2)})`);
-console.log(`gate cost, layer:1 features: ${mLayer.toFixed(1)} ms (feature ${median(tLayer).toFixed(1)} + MLP ${median(tMlp).toFixed(2)})`);
+console.log(
+  `machine: ${machine()}; model ${info.layers} blocks, n_embd ${info.embeddingSize}; threads ${threads}; ${runs} alternating runs`,
+);
+console.log(
+  `gate cost, final features:   ${mFinal.toFixed(1)} ms (feature ${median(tFinal).toFixed(1)} + MLP ${median(tMlp).toFixed(2)})`,
+);
+console.log(
+  `gate cost, layer:1 features: ${mLayer.toFixed(1)} ms (feature ${median(tLayer).toFixed(1)} + MLP ${median(tMlp).toFixed(2)})`,
+);
 console.log(`answer (prompt + 128 tokens): ${mAnswer.toFixed(0)} ms`);
-console.log(`ratio layer:1 / final: ${(mLayer / mFinal).toFixed(3)} (ideal ≈ 1/${info.layers} = ${(1 / info.layers).toFixed(3)} of the prompt pass)`);
-console.log(`share of an answer: final ${((100 * mFinal) / mAnswer).toFixed(2)} %, layer:1 ${((100 * mLayer) / mAnswer).toFixed(2)} %`);
+console.log(
+  `ratio layer:1 / final: ${(mLayer / mFinal).toFixed(3)} (ideal ≈ 1/${info.layers} = ${(1 / info.layers).toFixed(3)} of the prompt pass)`,
+);
+console.log(
+  `share of an answer: final ${((100 * mFinal) / mAnswer).toFixed(2)} %, layer:1 ${((100 * mLayer) / mAnswer).toFixed(2)} %`,
+);
 await writeBenchResult("gate", {
   gateFinalMs: mFinal,
   gateLayer1Ms: mLayer,

@@ -33,7 +33,15 @@ const router = new Router({
   adapterPath: bundle.adapterPath,
   gate: bundle.gate,
   threshold: bundle.threshold,
-  features: new FeatureExtractor({ engine, basePath: modelPath, baseFingerprint: modelFingerprint(identity), spec: bundle.manifest.featureSpec, cacheDir: dir, threads, gpu: "false" }),
+  features: new FeatureExtractor({
+    engine,
+    basePath: modelPath,
+    baseFingerprint: modelFingerprint(identity),
+    spec: bundle.manifest.featureSpec,
+    cacheDir: dir,
+    threads,
+    gpu: "false",
+  }),
   contextSize: 1024,
   threads,
 });
@@ -56,9 +64,13 @@ for (let i = 0; i < Math.max(3, Math.ceil(runs / 2)); i++) {
   const s = new ModelSession(e, { modelPath, gpu: "false", threads });
   const contextId = await s.context("c", { contextSize: 512, threads });
   let first = 0;
-  await e.request("engine/generate", { contextId, messages: [{ role: "user", content: prompt }], maxTokens: 2 }, {
-    onChunk: () => (first ||= performance.now() - t),
-  });
+  await e.request(
+    "engine/generate",
+    { contextId, messages: [{ role: "user", content: prompt }], maxTokens: 2 },
+    {
+      onChunk: () => (first ||= performance.now() - t),
+    },
+  );
   cold.push(first);
   await e.dispose();
 }
@@ -66,9 +78,13 @@ await rm(dir, { recursive: true, force: true });
 
 const ratio = median(both) / median(single);
 console.log(`machine: ${machine()}; threads ${threads}; ${maxTokens} tokens per side; ${runs} alternating runs`);
-console.log(`single stream (base): ${median(single).toFixed(0)} ms; compare (both sides concurrently): ${median(both).toFixed(0)} ms`);
+console.log(
+  `single stream (base): ${median(single).toFixed(0)} ms; compare (both sides concurrently): ${median(both).toFixed(0)} ms`,
+);
 console.log(`compare-view wall / single stream: ${ratio.toFixed(2)} (2.00 = no overlap; includes the gate)`);
-console.log(`cold start to first token (new engine process + model load + first token): median ${median(cold).toFixed(0)} ms`);
+console.log(
+  `cold start to first token (new engine process + model load + first token): median ${median(cold).toFixed(0)} ms`,
+);
 await writeBenchResult("route", {
   compareOverSingle: ratio,
   singleStreamMs: median(single),

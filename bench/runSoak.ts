@@ -54,7 +54,12 @@ function engineMemory(pid: number | undefined): { rssMb: number; fds: number } {
  * generated model and bundle, cancelling a seeded ~20 % of them mid-stream, and samples host and engine memory
  * and handles every `sampleEvery` prompts.
  */
-export async function runSoak(o: { prompts: number; seed?: number; sampleEvery?: number; log?: (line: string) => void }): Promise<SoakResult> {
+export async function runSoak(o: {
+  prompts: number;
+  seed?: number;
+  sampleEvery?: number;
+  log?: (line: string) => void;
+}): Promise<SoakResult> {
   const dir = await mkdtemp(join(tmpdir(), "prism-soak-"));
   const engine = new EngineProcess({ enginePath: resolve("dist/engine.mjs") });
   const rng = new SeededRandom(o.seed ?? 7);
@@ -95,7 +100,9 @@ export async function runSoak(o: { prompts: number; seed?: number; sampleEvery?:
         engineFds: e.fds,
       };
       samples.push(s);
-      o.log?.(`${prompts} prompts: host RSS ${s.hostRssMb.toFixed(1)} MB, engine RSS ${s.engineRssMb.toFixed(1)} MB, host handles ${s.hostHandles}, engine fds ${s.engineFds}`);
+      o.log?.(
+        `${prompts} prompts: host RSS ${s.hostRssMb.toFixed(1)} MB, engine RSS ${s.engineRssMb.toFixed(1)} MB, host handles ${s.hostHandles}, engine fds ${s.engineFds}`,
+      );
     };
     let completed = 0;
     let cancelled = 0;

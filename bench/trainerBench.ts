@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BENCH_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
+import { writeBenchResult } from "./benchUtil.js";
 import {
   BOS,
   EOS,
@@ -132,6 +133,13 @@ async function main(): Promise<void> {
   console.log(
     `trainer peak RSS: ${mib(done.peakRssBytes as number)} MiB = ${((done.peakRssBytes as number) / modelBytes).toFixed(2)} × model file`,
   );
+  await writeBenchResult("trainer", {
+    efficiency,
+    trainTokPerS: trainRate,
+    promptEvalTokPerS: evalRate,
+    threads,
+    peakRssOverModel: (done.peakRssBytes as number) / modelBytes,
+  });
 }
 
 main().catch((e) => {

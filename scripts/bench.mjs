@@ -33,14 +33,46 @@ writeFileSync("bench/results.json", JSON.stringify(out, null, 2) + "\n");
 const f = (x, d = 2) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(d) : "–");
 const pct = (x) => (typeof x === "number" ? `${(x * 100).toFixed(2)} %` : "–");
 const rows = [
-  ["Engine process vs in-process decode (tok/s ratio, goal ≥ 0.97)", f(out.engine?.engineOverInProcess, 3), `${f(out.engine?.engineTokPerS, 1)} vs ${f(out.engine?.inProcessTokPerS, 1)} tok/s`],
-  ["Gate cost layer:1 / final", f(out.gate?.layer1OverFinal, 3), `${f(out.gate?.gateLayer1Ms, 1)} ms vs ${f(out.gate?.gateFinalMs, 1)} ms`],
-  ["Gate cost as share of an answer (prompt + 128 tokens)", `${pct(out.gate?.gateLayer1ShareOfAnswer)} (layer:1)`, `${pct(out.gate?.gateFinalShareOfAnswer)} (final)`],
-  ["Distillation stage 2, N sequences / 1 sequence", f(out.distill?.parallelSpeedup), `${f(out.distill?.answersPerSecondN, 3)} vs ${f(out.distill?.answersPerSecond1, 3)} answers/s (N = ${out.distill?.sequences ?? "–"})`],
-  ["Compare view wall / single stream (2.00 = no overlap)", f(out.route?.compareOverSingle), `${f(out.route?.compareMs, 0)} ms vs ${f(out.route?.singleStreamMs, 0)} ms`],
-  ["Cold start to first token (new engine, load, first token)", `${f(out.route?.coldStartToFirstTokenMs, 0)} ms`, "median"],
-  ["Trainer efficiency: train tok/s ÷ (prompt-eval tok/s ÷ 3), goal ≥ 0.8", f(out.trainer?.efficiency, 3), `${f(out.trainer?.trainTokPerS, 0)} train tok/s`],
-  ["Extension activation (goal ≤ 50 ms)", `${f(out.activation?.activationMs, 1)} ms`, "measured in the VS Code test host"],
+  [
+    "Engine process vs in-process decode (tok/s ratio, goal ≥ 0.97)",
+    f(out.engine?.engineOverInProcess, 3),
+    `${f(out.engine?.engineTokPerS, 1)} vs ${f(out.engine?.inProcessTokPerS, 1)} tok/s`,
+  ],
+  [
+    "Gate cost layer:1 / final",
+    f(out.gate?.layer1OverFinal, 3),
+    `${f(out.gate?.gateLayer1Ms, 1)} ms vs ${f(out.gate?.gateFinalMs, 1)} ms`,
+  ],
+  [
+    "Gate cost as share of an answer (prompt + 128 tokens)",
+    `${pct(out.gate?.gateLayer1ShareOfAnswer)} (layer:1)`,
+    `${pct(out.gate?.gateFinalShareOfAnswer)} (final)`,
+  ],
+  [
+    "Distillation stage 2, N sequences / 1 sequence",
+    f(out.distill?.parallelSpeedup),
+    `${f(out.distill?.answersPerSecondN, 3)} vs ${f(out.distill?.answersPerSecond1, 3)} answers/s (N = ${out.distill?.sequences ?? "–"})`,
+  ],
+  [
+    "Compare view wall / single stream (2.00 = no overlap)",
+    f(out.route?.compareOverSingle),
+    `${f(out.route?.compareMs, 0)} ms vs ${f(out.route?.singleStreamMs, 0)} ms`,
+  ],
+  [
+    "Cold start to first token (new engine, load, first token)",
+    `${f(out.route?.coldStartToFirstTokenMs, 0)} ms`,
+    "median",
+  ],
+  [
+    "Trainer efficiency: train tok/s ÷ (prompt-eval tok/s ÷ 3), goal ≥ 0.8",
+    f(out.trainer?.efficiency, 3),
+    `${f(out.trainer?.trainTokPerS, 0)} train tok/s`,
+  ],
+  [
+    "Extension activation (goal ≤ 50 ms)",
+    `${f(out.activation?.activationMs, 1)} ms`,
+    "measured in the VS Code test host",
+  ],
 ];
 const machine = out.engine?.machine ?? out.gate?.machine ?? out.route?.machine ?? "unknown";
 const date = new Date().toISOString().slice(0, 10);

@@ -17,14 +17,16 @@ const has = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "igno
 console.log("== build");
 run(process.execPath, ["esbuild.mjs"]);
 const trainer = spawnSync(process.execPath, ["scripts/buildTrainer.mjs"], { stdio: "inherit", cwd: root });
-if (trainer.status !== 0) console.log("(the LoRA trainer could not be built: distillation will ask for it; everything else works)");
+if (trainer.status !== 0)
+  console.log("(the LoRA trainer could not be built: distillation will ask for it; everything else works)");
 
 mkdirSync(cache, { recursive: true });
 let model = process.env.PRISM_MODEL ? resolve(process.env.PRISM_MODEL) : undefined;
 let bundle = process.env.PRISM_BUNDLE ? resolve(process.env.PRISM_BUNDLE) : undefined;
 if (!model) {
   model = join(cache, "demo-model.gguf");
-  if (!existsSync(model)) run(process.execPath, ["dist/cli.mjs", "make-model", "--out", model, "--context", "4096", "--seed", "1"]);
+  if (!existsSync(model))
+    run(process.execPath, ["dist/cli.mjs", "make-model", "--out", model, "--context", "4096", "--seed", "1"]);
   const demoBundle = join(cache, "demo.prism");
   if (!existsSync(join(demoBundle, "manifest.json")) && trainer.status === 0) {
     console.log("== distilling a demo bundle (generated model: a rule judge stands in for the self-judge)");
@@ -39,10 +41,17 @@ if (!model) {
   if (existsSync(join(demoBundle, "manifest.json"))) bundle = demoBundle;
 }
 // The generated model is tiny: one thread is fastest. A real model gets the default (physical cores).
-const settings = { "prism.model.path": model, ...(bundle ? { "prism.bundle.path": bundle } : {}), ...(process.env.PRISM_MODEL ? {} : { "prism.engine.threads": 1 }) };
+const settings = {
+  "prism.model.path": model,
+  ...(bundle ? { "prism.bundle.path": bundle } : {}),
+  ...(process.env.PRISM_MODEL ? {} : { "prism.engine.threads": 1 }),
+};
 const workspace = join(cache, "workspace");
 mkdirSync(join(workspace, ".vscode"), { recursive: true });
-writeFileSync(join(workspace, "README.md"), "# PRISM demo workspace\n\nSelect text and run **PRISM: Compare on Selection**, or open **PRISM: Open Comparison**.\n");
+writeFileSync(
+  join(workspace, "README.md"),
+  "# PRISM demo workspace\n\nSelect text and run **PRISM: Compare on Selection**, or open **PRISM: Open Comparison**.\n",
+);
 
 if (has("code") && !process.env.PRISM_USE_CODE_SERVER) {
   writeFileSync(join(workspace, ".vscode", "settings.json"), JSON.stringify(settings, null, 2));
@@ -59,9 +68,15 @@ const data = join(cache, "code-server-data");
 const extensions = join(cache, "code-server-extensions");
 mkdirSync(join(data, "User"), { recursive: true });
 mkdirSync(extensions, { recursive: true });
-writeFileSync(join(data, "User", "settings.json"), JSON.stringify({ ...settings, "workbench.startupEditor": "none" }, null, 2));
+writeFileSync(
+  join(data, "User", "settings.json"),
+  JSON.stringify({ ...settings, "workbench.startupEditor": "none" }, null, 2),
+);
 // Register this checkout as an installed extension in place (no VSIX of 800 MB of native builds needed).
-const pkg = JSON.parse(spawnSync(process.execPath, ["-p", "JSON.stringify(require('./package.json'))"], { cwd: root, encoding: "utf8" }).stdout);
+const pkg = JSON.parse(
+  spawnSync(process.execPath, ["-p", "JSON.stringify(require('./package.json'))"], { cwd: root, encoding: "utf8" })
+    .stdout,
+);
 writeFileSync(
   join(extensions, "extensions.json"),
   JSON.stringify([
@@ -85,7 +100,9 @@ server.stdout.on("data", (d) => {
   const text = d.toString();
   process.stdout.write(text);
   if (/HTTP server listening/.test(text)) {
-    console.log(`\nPRISM is running in VS Code (code-server): open http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+    console.log(
+      `\nPRISM is running in VS Code (code-server): open http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`,
+    );
     console.log("Then run “PRISM: Open Comparison” from the command palette. Ctrl-C stops the server.");
   }
 });

@@ -30,7 +30,8 @@ function step(name, cmd, argv) {
 step("type-check", "npm", ["run", "-s", "check-types"]);
 step("lint", "npm", ["run", "-s", "lint"]);
 step("build", process.execPath, ["esbuild.mjs"]);
-if (existsSync("scripts/buildTrainer.mjs")) step("build the LoRA trainer (cached)", process.execPath, ["scripts/buildTrainer.mjs"]);
+if (existsSync("scripts/buildTrainer.mjs"))
+  step("build the LoRA trainer (cached)", process.execPath, ["scripts/buildTrainer.mjs"]);
 
 mkdirSync("test-results", { recursive: true });
 const report = "test-results/vitest.json";

@@ -59,44 +59,49 @@ describe("fault injection: distillation killed at seeded points in every stage",
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it("≥ 20 kills: every re-run resumes, nothing is redone, the active bundle stays loadable, the result equals an uninterrupted run", { timeout: 900_000 }, async () => {
-    const out = join(dir, "faulty.prism");
-    // A previously active bundle sits at the output path; it must stay loadable through every kill.
-    await cp(reference, out, { recursive: true });
-    const previousManifest = await readFile(join(out, "manifest.json"), "utf8");
-    const rng = new SeededRandom(20261126);
-    // Four seeded points per stage (stage 5 counts tokenised samples, then training steps).
-    const targets: Target[] = [1, 2, 3, 4, 5].flatMap((stage) =>
-      Array.from({ length: 4 }, () => ({ stage, done: 1 + rng.int(stage === 1 ? 10 : stage === 5 ? 4 : 16) })),
-    );
-    targets.sort((a, b) => a.stage - b.stage || a.done - b.done);
-    const kills: string[] = [];
-    for (const target of targets) {
-      const r = await runUntil(out, target);
-      if (r.killedAt) kills.push(r.killedAt);
-      else expect(r.code, r.stderr).toBe(0);
-      // The previous bundle (or, once done, the new one) is complete and valid at every moment.
-      await readBundle(out);
-      for (const file of ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "features.jsonl"]) {
-        const lines = await sorted(join(`${out}.job`, file));
-        for (const line of lines) expect(() => JSON.parse(line), `${file} holds only whole lines`).not.toThrow();
+  it(
+    "≥ 20 kills: every re-run resumes, nothing is redone, the active bundle stays loadable, the result equals an uninterrupted run",
+    { timeout: 900_000 },
+    async () => {
+      const out = join(dir, "faulty.prism");
+      // A previously active bundle sits at the output path; it must stay loadable through every kill.
+      await cp(reference, out, { recursive: true });
+      const previousManifest = await readFile(join(out, "manifest.json"), "utf8");
+      const rng = new SeededRandom(20261126);
+      // Four seeded points per stage (stage 5 counts tokenised samples, then training steps).
+      const targets: Target[] = [1, 2, 3, 4, 5].flatMap((stage) =>
+        Array.from({ length: 4 }, () => ({ stage, done: 1 + rng.int(stage === 1 ? 10 : stage === 5 ? 4 : 16) })),
+      );
+      targets.sort((a, b) => a.stage - b.stage || a.done - b.done);
+      const kills: string[] = [];
+      for (const target of targets) {
+        const r = await runUntil(out, target);
+        if (r.killedAt) kills.push(r.killedAt);
+        else expect(r.code, r.stderr).toBe(0);
+        // The previous bundle (or, once done, the new one) is complete and valid at every moment.
+        await readBundle(out);
+        for (const file of ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "features.jsonl"]) {
+          const lines = await sorted(join(`${out}.job`, file));
+          for (const line of lines) expect(() => JSON.parse(line), `${file} holds only whole lines`).not.toThrow();
+        }
       }
-    }
-    const final = await runUntil(out);
-    expect(final.code, final.stderr).toBe(0);
-    expect(kills.length).toBeGreaterThanOrEqual(20);
-    expect(new Set(kills.map((k) => k.slice(0, 7))).size).toBe(5); // kills landed in all five stages
-    expect(await readFile(join(out, "manifest.json"), "utf8")).not.toBe(previousManifest);
-    for (const file of ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "labels.jsonl", "train.jsonl"]) {
-      expect(await sorted(join(out, "data", file)), file).toEqual(await sorted(join(reference, "data", file)));
-    }
-    const ids = (await sorted(join(`${out}.job`, "answers.jsonl"))).map((l) => {
-      const r = JSON.parse(l) as { id: string; side: string };
-      return `${r.id}:${r.side}`;
-    });
-    expect(new Set(ids).size).toBe(ids.length);
-    const gate = (p: string) => readFile(join(p, "gate.json"), "utf8").then((t) => (JSON.parse(t) as { w1: number[] }).w1);
-    expect(await gate(out)).toEqual(await gate(reference));
-    await readBundle(out);
-  });
+      const final = await runUntil(out);
+      expect(final.code, final.stderr).toBe(0);
+      expect(kills.length).toBeGreaterThanOrEqual(20);
+      expect(new Set(kills.map((k) => k.slice(0, 7))).size).toBe(5); // kills landed in all five stages
+      expect(await readFile(join(out, "manifest.json"), "utf8")).not.toBe(previousManifest);
+      for (const file of ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "labels.jsonl", "train.jsonl"]) {
+        expect(await sorted(join(out, "data", file)), file).toEqual(await sorted(join(reference, "data", file)));
+      }
+      const ids = (await sorted(join(`${out}.job`, "answers.jsonl"))).map((l) => {
+        const r = JSON.parse(l) as { id: string; side: string };
+        return `${r.id}:${r.side}`;
+      });
+      expect(new Set(ids).size).toBe(ids.length);
+      const gate = (p: string) =>
+        readFile(join(p, "gate.json"), "utf8").then((t) => (JSON.parse(t) as { w1: number[] }).w1);
+      expect(await gate(out)).toEqual(await gate(reference));
+      await readBundle(out);
+    },
+  );
 });

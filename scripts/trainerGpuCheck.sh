@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# One-shot GPU check of prism-trainer on a CUDA machine (run from the repository root):
+#   1. builds the CUDA training libraries + trainer from the bundled source (scripts/buildTrainer.mjs --backend cuda)
+#   2. makes an F32 training copy of an F16 model (prism-trainer f32-copy)
+#   3. trains the same LoRA steps on CPU, on the GPU with the F32 copy, and on the GPU with the F16 base
+#      (OUT_PROD falls back to the CPU there), and reports tokens/s.
+# Needs: node, git, cmake, g++, nvcc, the bundle (node_modules/node-llama-cpp/llama/gitRelease.bundle) and the
+# inputs in .cache/gpu-check/ (model-f16.gguf, data.jsonl), written by `npx tsx scripts/trainerGpuInputs.ts`.
+# Results go to ${OUT:-/tmp/prism-gpu-check}.
+set -u
+OUT=${OUT:-/tmp/prism-gpu-check}
+mkdir -p "$OUT"
+IN=.cache/gpu-check
+JOBS=$(nproc)
+{
+  echo "== machine"; nproc; nvidia-smi -L 2>&1 | head -4
+  for t in node git cmake g++ nvcc ninja; do printf '%s: ' "$t"; command -v "$t" || echo MISSING; done
+  nvcc --version 2>&1 | tail -2
+} | tee "$OUT/machine.txt"
+
+t0=$(date +%s)
+if command -v node >/dev/null; then
+  PRISM_TRAINER_CUDA_ARCH=${PRISM_TRAINER_CUDA_ARCH:-native} \
+    node scripts/buildTrainer.mjs --backend cuda --jobs "$JOBS" 2>&1 | tail -20 | tee "$OUT/build.txt"
+  BIN=$(PRISM_TRAINER_BACKEND=cuda node scripts/buildTrainer.mjs --print-path) || {
+    echo "no binary"; tail -60 .cache/trainer/*/build.log > "$OUT/build.log.tail" 2>/dev/null; exit 1; }
+else
+  # no node: the same recipe as scripts/buildTrainer.mjs, by hand
+  W=.cache/trainer/manual-cuda; rm -rf "$W"; mkdir -p "$W"
+  git clone -q node_modules/node-llama-cpp/llama/gitRelease.bundle "$W/src" && for p in src/trainer/patches/*.patch; do git -C "$W/src" apply "$(pwd)/$p" || exit 1; done
+  cmake -S "$W/src" -B "$W/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_APP=OFF \
+    -DLLAMA_OPENSSL=OFF -DGGML_CUDA=ON -DGGML_CUDA_FA=OFF -DGGML_CUDA_NCCL=OFF -DCMAKE_CUDA_ARCHITECTURES=${PRISM_TRAINER_CUDA_ARCH:-native} > "$OUT/cmake.txt" 2>&1 || { tail -30 "$OUT/cmake.txt"; exit 1; }
+  cmake --build "$W/build" --target llama -j "$JOBS" > "$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
+  mkdir -p "$W/include" "$W/bin"; cp "$W"/src/include/*.h "$W"/src/ggml/include/*.h "$W/src/src/llama-adapter.h" "$W/include/"
+  L="$W/build/bin"
+  g++ -std=c++17 -O2 -I"$W/include" -DPRISM_LLAMA_RELEASE='"v0.4.0"' -DPRISM_LLAMA_COMMIT='"manual"' -DPRISM_BACKEND='"cuda"' \
+    -DPRISM_PATCHES='"0001,0002,0003,0004,0005"' src/trainer/*.cpp "$L/libllama.so" "$L/libggml.so" "$L/libggml-base.so" \
+    "$L/libggml-cpu.so" -Wl,-rpath,"$(pwd)/$L" -lpthread -o "$W/bin/prism-trainer" || exit 1
+  BIN="$W/bin/prism-trainer"
+fi
+echo "build seconds: $(( $(date +%s) - t0 ))" | tee -a "$OUT/build.txt"
+"$BIN" check > "$OUT/check.jsonl" 2>"$OUT/check.err"; echo "check rc=$?"; cat "$OUT/check.jsonl"
+
+"$BIN" f32-copy --in "$IN/model-f16.gguf" --out "$IN/model-f32.gguf" --threads "$JOBS" > "$OUT/f32copy.jsonl" 2>"$OUT/f32copy.err"
+echo "f32-copy rc=$?"
+
+run() { # name model gpu-layers threads
+  local name=$1 model=$2 ngl=$3 threads=$4
+  "$BIN" train --base "$model" --data "$IN/data.jsonl" --out "$OUT/$name.gguf" --threads "$threads" --ctx 512 \
+    --max-steps 12 --epochs 100 --eval-fraction 0 --lr 1e-4 --gpu-layers "$ngl" --progress-interval 0 \
+    > "$OUT/$name.jsonl" 2> "$OUT/$name.err"
+  local rc=$?
+  local last; last=$(grep '"step"' "$OUT/$name.jsonl" | tail -1)
+  local done; done=$(grep '"done"' "$OUT/$name.jsonl")
+  echo "$name rc=$rc last-step: $last"
+  echo "$name done: $done"
+  grep -m3 -i "offloaded\|CUDA0 model buffer\|error" "$OUT/$name.err"
+}
+run cpu-f32 "$IN/model-f32.gguf" 0 "$JOBS"
+run gpu-f32 "$IN/model-f32.gguf" -1 "$JOBS"
+run gpu-f16 "$IN/model-f16.gguf" -1 "$JOBS"
+rm -f "$IN/model-f32.gguf"
+
+# A bench-size model (BENCH_MODEL shape, F32, 543 MB), written on the spot: too big to carry to the machine.
+if command -v python3 >/dev/null; then
+  python3 scripts/trainerGpuModel.py "$IN/bench-f32.gguf" > /dev/null
+  bench() { # name gpu-layers threads
+    "$BIN" train --base "$IN/bench-f32.gguf" --data "$IN/data.jsonl" --out "$OUT/$1.gguf" --threads "$3" --ctx 1024 \
+      --max-steps 8 --epochs 100 --eval-fraction 0 --lr 1e-4 --gpu-layers "$2" --progress-interval 0 \
+      > "$OUT/$1.jsonl" 2> "$OUT/$1.err"
+    echo "$1 rc=$? $(grep '"step"' "$OUT/$1.jsonl" | tail -1)"
+    echo "$1 $(grep '"done"' "$OUT/$1.jsonl")"
+  }
+  bench bench-gpu-f32 -1 "$JOBS"
+  bench bench-cpu-f32 0 "$JOBS"
+  rm -f "$IN/bench-f32.gguf" "$OUT"/bench-*.gguf
+fi
+
+# keep what comes back small: one summary of the events, the tails of the logs
+rm -f "$OUT"/*.gguf
+for f in "$OUT"/*.jsonl; do echo "== $(basename "$f")"; cat "$f"; done > "$OUT/events.txt" 2>/dev/null
+for f in "$OUT"/*.err; do echo "== $(basename "$f")"; tail -15 "$f"; done > "$OUT/stderr-tails.txt" 2>/dev/null
+rm -f "$OUT"/*.jsonl "$OUT"/*.err

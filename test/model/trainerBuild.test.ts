@@ -1,0 +1,80 @@
+/**
+ * scripts/buildTrainer.mjs: silent and fast when up to date, a stable binary path, a clear message when the
+ * toolchain is missing, and patches that document the upstream change that makes them unnecessary.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ROOT, trainerBinary } from "../unit/trainer/trainerKit.js";
+
+const script = join(ROOT, "scripts/buildTrainer.mjs");
+let bin = "";
+
+beforeAll(() => {
+  bin = trainerBinary();
+}, 15 * 60_000);
+
+describe("build:trainer", () => {
+  it("is silent and fast when up to date", () => {
+    const t = performance.now();
+    const r = spawnSync(process.execPath, [script], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout + r.stderr).toBe("");
+    expect(performance.now() - t).toBeLessThan(3000);
+  });
+
+  it("prints the binary path, keyed by source commit + patches + backend", () => {
+    const path = execFileSync(process.execPath, [script, "--print-path"], { encoding: "utf8" }).trim();
+    expect(path).toBe(bin);
+    expect(relative(ROOT, path)).toMatch(/^\.cache\/trainer\/[0-9a-f]{16}\/bin\/prism-trainer$/);
+    accessSync(path, constants.X_OK);
+    expect(execFileSync(path, ["--version"], { encoding: "utf8" })).toMatch(
+      /llama\.cpp v0\.4\.0, [0-9a-f]{12}, (cpu|cuda|vulkan|metal), patches 0001,0002,0003,0004,0005/,
+    );
+  });
+
+  it("says what to install when cmake or the compiler is missing", () => {
+    // a PATH with git and node only, and an empty cache so the libraries must be built
+    const fakeBin = mkdtempSync(join(tmpdir(), "prism-nocmake-"));
+    const cache = mkdtempSync(join(tmpdir(), "prism-nocache-"));
+    try {
+      for (const tool of ["git", "node"]) {
+        const where = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
+        symlinkSync(where, join(fakeBin, tool));
+      }
+      const r = spawnSync(process.execPath, [script, "--backend", "cpu"], {
+        encoding: "utf8",
+        env: { PATH: fakeBin, PRISM_TRAINER_CACHE: cache, HOME: process.env.HOME ?? "/tmp" },
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("needs cmake");
+      expect(r.stderr).toContain("apt-get install cmake g++");
+    } finally {
+      rmSync(fakeBin, { recursive: true, force: true });
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps small, documented patches that name their upstream replacement", () => {
+    const dir = join(ROOT, "src/trainer/patches");
+    const patches = readdirSync(dir)
+      .filter((f) => f.endsWith(".patch"))
+      .sort();
+    expect(patches.map((p) => p.slice(0, 4))).toEqual(["0001", "0002", "0003", "0004", "0005"]);
+    const upstream: Record<string, RegExp> = {
+      "0001": /PR #22704/,
+      "0002": /PR #28520/,
+      "0003": /Upstream: none yet/,
+      "0004": /Upstream: none known/,
+      "0005": /Upstream: none known/,
+    };
+    for (const p of patches) {
+      const text = readFileSync(join(dir, p), "utf8");
+      expect(text, p).toMatch(upstream[p.slice(0, 4)]!);
+      const added = text.split("\n").filter((l) => l.startsWith("+") && !l.startsWith("+++")).length;
+      expect(added, p).toBeLessThan(80);
+    }
+  });
+});
