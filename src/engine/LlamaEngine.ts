@@ -346,6 +346,41 @@ export class LlamaEngine {
     }
   }
 
+  async scoreTopK(p: Params<"engine/scoreTopK">, signal: AbortSignal): Promise<Result<"engine/scoreTopK">> {
+    const open = this.getContext(p.contextId);
+    assertNonEmpty(p.messages);
+    const { tokens, answerStart } = this.formatPrompt(open.modelId, p.messages, p.answer);
+    if (tokens.length > open.context.contextSize) throw promptTooLong(tokens.length, open.context.contextSize);
+    const sequence = await this.acquireSequence(open, signal);
+    try {
+      await sequence.clearHistory();
+      // Position i predicts token i + 1: rows come from answerStart − 1 … tokens.length − 2.
+      const items = tokens.map((token, i) =>
+        i >= answerStart - 1 && i < tokens.length - 1
+          ? ([token, { generateNext: { probabilities: true, options: { temperature: 0 } } }] as const)
+          : token,
+      );
+      const results = await sequence.controlledEvaluate(
+        items as Parameters<LlamaContextSequence["controlledEvaluate"]>[0],
+      );
+      const rows: Array<{ ids: number[]; logp: number[] }> = [];
+      for (let i = answerStart - 1; i < tokens.length - 1; i++) {
+        const ids: number[] = [];
+        const logp: number[] = [];
+        // node-llama-cpp's map is sorted by probability, highest first.
+        for (const [token, probability] of results[i]?.next.probabilities ?? []) {
+          if (ids.length >= p.k) break;
+          ids.push(token);
+          logp.push(Math.log(Math.max(probability, Number.MIN_VALUE)));
+        }
+        rows.push({ ids, logp });
+      }
+      return { tokens, answerStart, rows };
+    } finally {
+      this.releaseSequence(open, sequence);
+    }
+  }
+
   async dispose(): Promise<void> {
     for (const id of [...this.models.keys()]) await this.unloadModel(id).catch(() => undefined);
     await this.llama?.dispose();

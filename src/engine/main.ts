@@ -68,6 +68,7 @@ messenger.setHandlers({
   "engine/embed": (p) => engine.embed(p),
   "engine/logLikelihood": (p, ctx) => engine.logLikelihood(p, ctx.signal),
   "engine/formatPrompt": async (p) => engine.formatPrompt(p.modelId, p.messages, p.answer),
+  "engine/scoreTopK": (p, ctx) => engine.scoreTopK(p, ctx.signal),
   "engine/countTokens": async (p) => ({ tokens: engine.countTokens(p.modelId, p.text) }),
   "engine/download": (p, ctx) =>
     downloadModel(p.uri, p.dir, ctx.signal, (downloadedBytes, totalBytes) =>

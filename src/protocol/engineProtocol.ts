@@ -192,6 +192,25 @@ export const engineRequests = {
       answerStart: z.number().int().nonnegative(),
     }),
   },
+  /**
+   * The teacher side of distillation: `messages` + `answer` formatted like `engine/formatPrompt` with an answer,
+   * teacher-forced at temperature 0 (the raw softmax); for each answer token (end of turn included) the `k`
+   * most likely token ids and their log-probabilities. Top-k is taken here so a 150k-token vocabulary never
+   * crosses the process boundary.
+   */
+  "engine/scoreTopK": {
+    params: z.object({
+      contextId: handle,
+      messages: promptMessages,
+      answer: text,
+      k: z.number().int().min(1).max(1024).default(64),
+    }),
+    result: z.object({
+      tokens: z.array(z.number().int()),
+      answerStart: z.number().int().nonnegative(),
+      rows: z.array(z.object({ ids: z.array(z.number().int()), logp: z.array(z.number()) })),
+    }),
+  },
   /** The number of tokens `text` has in the model's vocabulary (no special tokens parsed, no BOS). */
   "engine/countTokens": {
     params: z.object({ modelId: handle, text }),

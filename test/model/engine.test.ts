@@ -133,6 +133,32 @@ describe("engine process on the tiny model", () => {
     expect(p.tokens).toContain(258);
   });
 
+  it("D1: the teacher reads the persona; teacher and student sequences differ exactly by the persona block", async () => {
+    const persona = "You are an expert mathematician who shows every step.";
+    const answer = "Four.";
+    const student = await engine.request("engine/formatPrompt", { modelId, messages: user("What is 2 + 2?"), answer });
+    const teacher = await engine.request("engine/scoreTopK", {
+      contextId: base,
+      messages: [{ role: "system", content: persona }, ...user("What is 2 + 2?")],
+      answer,
+      k: 8,
+    });
+    // Same answer tokens (end of turn included), one teacher row per answer token, each sorted, top-8.
+    expect(teacher.tokens.slice(teacher.answerStart)).toEqual(student.tokens.slice(student.answerStart));
+    expect(teacher.rows).toHaveLength(student.tokens.length - student.answerStart);
+    for (const row of teacher.rows) {
+      expect(row.ids).toHaveLength(8);
+      expect([...row.logp].sort((a, b) => b - a)).toEqual(row.logp);
+    }
+    // Student prompt = teacher prompt without the system block: the BOS, then everything after that block.
+    const extra = teacher.answerStart - student.answerStart;
+    expect(teacher.tokens.slice(0, 1)).toEqual(student.tokens.slice(0, 1));
+    expect(teacher.tokens.slice(1 + extra)).toEqual(student.tokens.slice(1));
+    const block = await engine.request("engine/formatPrompt", { modelId, messages: user("x") });
+    expect(extra).toBeGreaterThan(persona.length); // byte vocabulary: the persona's bytes plus the role markers
+    expect(block.text).not.toContain(persona);
+  });
+
   it("runs several sequences of one context in parallel", async () => {
     const { contextId } = await engine.request("engine/createContext", {
       modelId,

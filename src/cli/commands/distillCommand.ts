@@ -16,7 +16,7 @@ export const DISTILL_USAGE =
   "[--queries-per-persona N] [--prompts <file.jsonl|txt>] [--judge self|rule:longer|rule:shorter|<url>] " +
   "[--generator local|<url>] [--gate-features final|layer:K] [--seed N] [--threads N] [--sequences N] " +
   "[--context N] [--max-query-tokens N] [--max-answer-tokens N] [--min-per-class N] [--min-distill N] " +
-  "[--epochs N] [--rank N] [--alpha A] [--lr X] [--window N] [--gpu …] [--fresh] [--json]";
+  "[--epochs N] [--rank N] [--alpha A] [--lr X] [--window N] [--loss kl|sft] [--gpu …] [--fresh] [--json]";
 
 /** The per-user cache of the CLI (model content hashes). */
 export function cliCacheDir(): string {
@@ -110,6 +110,7 @@ export async function distillCommand(args: string[], ctx: CliContext): Promise<v
       gate: { minPerClass: intFlag("min-per-class", s("min-per-class"), 2, 100_000) },
       minDistill: intFlag("min-distill", s("min-distill"), 1, 100_000),
       lora: {
+        loss: lossFlag(s("loss")),
         epochs: intFlag("epochs", s("epochs"), 1, 1000),
         rank: intFlag("rank", s("rank"), 1, 512),
         alpha: numberFlag("alpha", s("alpha"), 0.001, 4096),
@@ -152,6 +153,11 @@ export async function distillCommand(args: string[], ctx: CliContext): Promise<v
       ? `${JSON.stringify(summary, null, 2)}\n`
       : `wrote ${result.bundleDir}: ${result.queries} queries, ${result.distill} distill / ${result.retain} retain, gate validation accuracy ${fmt(summary.gate.validationAccuracy)}\n`,
   );
+}
+
+function lossFlag(value: string | undefined): "sft" | "kl" | undefined {
+  if (value === undefined || value === "sft" || value === "kl") return value;
+  throw new UsageError(`--loss must be kl (the paper's, default) or sft, got "${value}".`);
 }
 
 function fmt(x: number | null | undefined): string {

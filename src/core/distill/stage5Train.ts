@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ModelSession } from "../engine/ModelSession.js";
 import { AppError } from "../errors.js";
-import { studentMessages } from "../pipeline/studentPrompt.js";
+import { personaMessages, studentMessages } from "../pipeline/studentPrompt.js";
 import { writeFileAtomic } from "../util/writeFileAtomic.js";
 import type { DistillLabel, DistillQuery } from "./distillRecords.js";
 import type { DistillSettings, LoraSettings } from "./distillSettings.js";
@@ -95,19 +95,46 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
     return JSON.parse(await readFile(resultPath, "utf8")) as TrainStageResult;
   }
 
-  progress.stage(5, 0, distill.length, "tokenising the distill set");
-  const { modelId } = await session.model(signal);
+  const kl = settings.lora.loss === "kl";
+  progress.stage(
+    5,
+    0,
+    distill.length,
+    kl ? "tokenising and scoring the teacher (persona in context)" : "tokenising the distill set",
+  );
+  const info = await session.model(signal);
+  const modelId = info.modelId;
+  const personas = new Map(settings.personas.map((p) => [p.id, p.text]));
+  const teacherContext = kl
+    ? await session.context(
+        "teacher",
+        { contextSize: Math.min(info.contextLength || 8192, 8192), threads: session.load.threads },
+        signal,
+      )
+    : undefined;
   const lines: string[] = [];
   for (const q of distill) {
     signal?.throwIfAborted();
+    const answer = answers.get(q.id)!.persona;
     // The student prompt (no persona) followed by the persona's answer: the LoRA learns to answer like the
     // persona without seeing it (prism-method §3 stage 5).
     const f = await session.engine.request(
       "engine/formatPrompt",
-      { modelId, messages: studentMessages(q.query), answer: answers.get(q.id)!.persona },
+      { modelId, messages: studentMessages(q.query), answer },
       { signal },
     );
-    lines.push(JSON.stringify({ id: q.id, tokens: f.tokens, answer_start: f.answerStart }));
+    const sample: Record<string, unknown> = { id: q.id, tokens: f.tokens, answer_start: f.answerStart };
+    if (teacherContext) {
+      // Defect D1 of the authors' code: the teacher must read the persona, or the KL gradient is ~0.
+      const t = await session.engine.request(
+        "engine/scoreTopK",
+        { contextId: teacherContext, messages: personaMessages(personas.get(q.personaId)!, q.query), answer, k: 64 },
+        { signal },
+      );
+      assertSameAnswer(q.id, f.tokens.slice(f.answerStart), t.tokens.slice(t.answerStart));
+      sample.teacher = { ids: t.rows.map((r) => r.ids), logp: t.rows.map((r) => round(r.logp)) };
+    }
+    lines.push(JSON.stringify(sample));
     progress.update(lines.length);
   }
   const dataPath = join(jobDir, "train.jsonl");
@@ -132,6 +159,18 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
   const result: TrainStageResult = { ...run, samples: distill.length, trainer: trainer.description };
   await writeFileAtomic(resultPath, JSON.stringify(result, null, 2));
   return result;
+}
+
+/** Teacher and student are forced through the same answer tokens; anything else would misalign every row. */
+function assertSameAnswer(id: string, student: number[], teacher: number[]): void {
+  if (student.length !== teacher.length || student.some((t, i) => t !== teacher[i])) {
+    throw new AppError("trainer/failed", `Sample ${id}: the answer tokenises differently after the teacher's prompt.`);
+  }
+}
+
+/** Six significant digits are plenty for log-probabilities and keep the training file small. */
+function round(values: number[]): number[] {
+  return values.map((v) => Number(v.toPrecision(6)));
 }
 
 function fmt(x: number | null | undefined): string {
