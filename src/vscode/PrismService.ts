@@ -60,6 +60,12 @@ export class PrismService implements vscode.Disposable {
           this.routerCache = undefined;
           this.fireStatus();
         }
+        // The GPU backend and thread cap are fixed per engine process (llama.cpp is initialised once), so a
+        // change takes a fresh engine; it starts lazily on the next request.
+        if (e.affectsConfiguration("prism.engine.gpu") || e.affectsConfiguration("prism.engine.threads")) {
+          this.session = undefined;
+          void this.engine.stop().catch((err: unknown) => log.warn(`engine stop: ${String(err)}`));
+        }
       }),
     );
   }

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import * as vscode from "vscode";
 import { AppError } from "../core/errors.js";
-import type { RouteModeWire } from "../protocol/webviewProtocol.js";
+import { routeModeSchema } from "../protocol/webviewProtocol.js";
 import { toAbortSignal } from "./cancellation.js";
 import { registerChat } from "./chat/registerChat.js";
 import { selectBundle } from "./commands/selectBundle.js";
@@ -69,10 +69,12 @@ export function activateFeatures(context: vscode.ExtensionContext): PrismExtensi
   });
   command("prism.showLogs", () => log.show());
 
-  command("prism.openCompare", (prompt?: unknown, mode?: unknown) => {
+  command("prism.openCompare", (prompt?: unknown, mode?: unknown, run?: unknown) => {
     const panel = ComparePanel.createOrShow(context, service);
-    if (typeof prompt === "string" && prompt.trim())
-      panel.requestPrompt(prompt, (mode as RouteModeWire) ?? "compare", false);
+    if (typeof prompt === "string" && prompt.trim()) {
+      const parsed = routeModeSchema.safeParse(mode ?? "compare");
+      panel.requestPrompt(prompt, parsed.success ? parsed.data : "compare", run === true);
+    }
     return panel;
   });
   command("prism.compareSelection", () => {

@@ -85,7 +85,19 @@ export class JobManager implements vscode.Disposable {
       }
       out.push(entry);
     }
-    return out;
+    // A job just started has no directory until its model is loaded; it is running all the same.
+    for (const [name, live] of this.running) {
+      if (out.some((e) => e.name === name)) continue;
+      const jobDir = join(this.jobsDir, `${name}.prism.job`);
+      out.push({
+        name,
+        jobDir,
+        bundleDir: join(this.jobsDir, `${name}.prism`),
+        state: "running",
+        snapshot: live.snapshot,
+      });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Starts a new job (refusing a name in use). */

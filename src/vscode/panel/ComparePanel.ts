@@ -92,17 +92,20 @@ export class ComparePanel implements vscode.Disposable {
             `The panel speaks protocol ${p.protocolVersion}; reload the window.`,
           );
         }
-        this.ready = true;
-        setImmediate(() => this.flushPendingPrompt());
-        // Opening the panel is the user's intent to use the model: validate the bundle now (in the background)
-        // so the status shows it before the first run; the status event updates the panel when done.
-        void service.activeBundle().catch(() => undefined);
-        return {
+        // Build the whole reply before marking the panel ready: anything posted before the webview has its
+        // bootstrap is dropped by it (a prompt from "Compare on Selection" included).
+        const bootstrap = {
           protocolVersion: WEBVIEW_PROTOCOL_VERSION,
           status: service.status(),
           run: this.run?.snapshot ?? this.lastRun,
           history: await this.history(),
         };
+        this.ready = true;
+        setImmediate(() => this.flushPendingPrompt());
+        // Opening the panel is the user's intent to use the model: validate the bundle now (in the background)
+        // so the status shows it before the first run; the status event updates the panel when done.
+        void service.activeBundle().catch(() => undefined);
+        return bootstrap;
       },
       "compare/run": (p) => this.startRun(p.prompt, p.mode),
       "compare/stop": async () => {
