@@ -9,9 +9,7 @@ import { join, resolve } from "node:path";
 import { readBundle } from "../src/core/bundle/readBundle.js";
 import { EngineProcess } from "../src/core/engine/EngineProcess.js";
 import { ModelSession } from "../src/core/engine/ModelSession.js";
-import { FeatureExtractor } from "../src/core/features/FeatureExtractor.js";
-import { modelFingerprint, modelIdentity } from "../src/core/model/modelIdentity.js";
-import { Router } from "../src/core/routing/Router.js";
+import { createRouter } from "../src/core/routing/createRouter.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
 import { makeBundle } from "../test/fixtures/makeBundle.js";
 import { benchModelPath, machine, median, writeBenchResult } from "./benchUtil.js";
@@ -21,30 +19,13 @@ const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
 const maxTokens = Number(process.env.BENCH_TOKENS ?? 48);
 const modelPath = await benchModelPath();
 const dir = await mkdtemp(join(tmpdir(), "prism-bench-route-"));
-const identity = await modelIdentity(modelPath);
 const info0 = { embeddingSize: 1024 };
 await makeBundle(join(dir, "b.prism"), modelPath, { width: info0.embeddingSize });
 const bundle = await readBundle(join(dir, "b.prism"));
 
 const engine = new EngineProcess({ enginePath: resolve("dist/engine.mjs") });
 const session = new ModelSession(engine, { modelPath, gpu: "false", threads });
-const router = new Router({
-  session,
-  adapterPath: bundle.adapterPath,
-  gate: bundle.gate,
-  threshold: bundle.threshold,
-  features: new FeatureExtractor({
-    engine,
-    basePath: modelPath,
-    baseFingerprint: modelFingerprint(identity),
-    spec: bundle.manifest.featureSpec,
-    cacheDir: dir,
-    threads,
-    gpu: "false",
-  }),
-  contextSize: 1024,
-  threads,
-});
+const router = createRouter({ session, bundle, featureCacheDir: dir, contextSize: 1024, threads, gpu: "false" });
 const prompt = "Describe the water cycle in a few sentences.";
 await router.route(prompt, { mode: "compare", maxTokens: 8 }); // warm-up
 const single: number[] = [];

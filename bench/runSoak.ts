@@ -6,10 +6,9 @@ import { readBundle } from "../src/core/bundle/readBundle.js";
 import { EngineProcess } from "../src/core/engine/EngineProcess.js";
 import { ModelSession } from "../src/core/engine/ModelSession.js";
 import { isCancellation } from "../src/core/errors.js";
-import { FeatureExtractor } from "../src/core/features/FeatureExtractor.js";
 import { TINY_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
-import { modelFingerprint, modelIdentity } from "../src/core/model/modelIdentity.js";
-import { Router } from "../src/core/routing/Router.js";
+import { modelIdentity } from "../src/core/model/modelIdentity.js";
+import { createRouter } from "../src/core/routing/createRouter.js";
 import { RoutingLog } from "../src/core/routing/RoutingLog.js";
 import { SeededRandom } from "../src/core/util/SeededRandom.js";
 import { makeBundle } from "../test/fixtures/makeBundle.js";
@@ -71,22 +70,13 @@ export async function runSoak(o: {
     const identity = await modelIdentity(modelPath);
     const bundle = await readBundle(join(dir, "b.prism"), { identity, embeddingSize: 64 });
     const session = new ModelSession(engine, { modelPath, gpu: "false", threads: 1 });
-    const router = new Router({
+    const router = createRouter({
       session,
-      adapterPath: bundle.adapterPath,
-      gate: bundle.gate,
-      threshold: bundle.threshold,
-      features: new FeatureExtractor({
-        engine,
-        basePath: modelPath,
-        baseFingerprint: modelFingerprint(identity),
-        spec: bundle.manifest.featureSpec,
-        cacheDir: dir,
-        threads: 1,
-        gpu: "false",
-      }),
+      bundle,
+      featureCacheDir: dir,
       contextSize: 512,
       threads: 1,
+      gpu: "false",
       log: new RoutingLog(join(dir, "routing.jsonl"), { maxBytes: 256 * 1024 }),
     });
     const samples: SoakSample[] = [];

@@ -1,3 +1,4 @@
+import { lookup } from "node:dns/promises";
 import { stat } from "node:fs/promises";
 import { createModelDownloader } from "node-llama-cpp";
 import { AppError } from "../protocol/errors.js";
@@ -13,6 +14,7 @@ export async function downloadModel(
   onProgress: (downloadedBytes: number, totalBytes: number) => void,
 ): Promise<{ path: string; bytes: number }> {
   let lastSent = 0;
+  await assertReachable(uri);
   try {
     const downloader = await createModelDownloader({
       modelUri: uri,
@@ -39,6 +41,30 @@ export async function downloadModel(
       offline
         ? `Cannot download ${uri}: the network is not reachable (offline?). Pick a local GGUF file instead.`
         : `Cannot download ${uri}: ${message}`,
+    );
+  }
+}
+
+/**
+ * node-llama-cpp's downloader retries with back-off for minutes when the network is down; a DNS lookup of the
+ * host answers "offline" in milliseconds, so the user gets the clear error at once.
+ */
+async function assertReachable(uri: string): Promise<void> {
+  let host: string;
+  try {
+    host = uri.startsWith("hf:")
+      ? new URL(process.env.HF_ENDPOINT ?? "https://huggingface.co").hostname
+      : new URL(uri).hostname;
+  } catch {
+    throw new AppError("engine/downloadFailed", `Cannot download "${uri}": not an hf: URI or a URL.`);
+  }
+  try {
+    await lookup(host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    throw new AppError(
+      "engine/downloadFailed",
+      `Cannot download ${uri}: ${host} cannot be reached (${code || "DNS lookup failed"}; offline?). Pick a local GGUF file instead.`,
     );
   }
 }

@@ -5,10 +5,10 @@ import { readBundle, type LoadedBundle } from "../core/bundle/readBundle.js";
 import { EngineProcess } from "../core/engine/EngineProcess.js";
 import { ModelSession } from "../core/engine/ModelSession.js";
 import { AppError } from "../core/errors.js";
-import { FeatureExtractor } from "../core/features/FeatureExtractor.js";
 import { formatFeatureSpec } from "../core/features/featureSpec.js";
-import { modelFingerprint, modelIdentity } from "../core/model/modelIdentity.js";
-import { Router, type RouteOptions, type RouteResult } from "../core/routing/Router.js";
+import { modelIdentity } from "../core/model/modelIdentity.js";
+import { createRouter } from "../core/routing/createRouter.js";
+import type { Router, RouteOptions, RouteResult } from "../core/routing/Router.js";
 import { RoutingLog } from "../core/routing/RoutingLog.js";
 import type { ModelInfo } from "../protocol/engineProtocol.js";
 import type { PanelStatus } from "../protocol/webviewProtocol.js";
@@ -159,22 +159,13 @@ export class PrismService implements vscode.Disposable {
     if (this.routerCache?.key === key) return this.routerCache.router;
     const session = this.modelSession(config);
     const info = await session.model(signal);
-    const router = new Router({
+    const router = createRouter({
       session,
-      adapterPath: bundle.adapterPath,
-      gate: bundle.gate,
-      threshold: bundle.threshold,
-      features: new FeatureExtractor({
-        engine: this.engine,
-        basePath: config.modelPath,
-        baseFingerprint: modelFingerprint(bundle.manifest.baseModel),
-        spec: bundle.manifest.featureSpec,
-        cacheDir: join(this.storageDir, "features"),
-        threads: config.threads,
-        gpu: config.gpu,
-      }),
+      bundle,
+      featureCacheDir: join(this.storageDir, "features"),
       contextSize: Math.min(config.contextSize, info.contextLength || config.contextSize),
       threads: config.threads,
+      gpu: config.gpu,
       log: this.routingLog,
     });
     this.routerCache = { key, router };

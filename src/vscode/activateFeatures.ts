@@ -169,10 +169,13 @@ async function openReport(
   return panel;
 }
 
-/** The trainer: `prism.trainer.path`, else this checkout's cached build (development and `npm start`). */
+/** The trainer: `prism.trainer.path`, else the packaged one, else this checkout's cached build (`npm start`). */
 function trainerBinary(context: vscode.ExtensionContext): string {
   const configured = vscode.workspace.getConfiguration("prism").get<string>("trainer.path", "").trim();
   if (configured) return configured;
+  // A packaged extension carries its trainer (scripts/package.mjs); a checkout uses its cached build.
+  const packaged = context.asAbsolutePath(join("dist", "trainer", "bin", "prism-trainer"));
+  if (existsSync(packaged)) return packaged;
   const script = context.asAbsolutePath(join("scripts", "buildTrainer.mjs"));
   if (existsSync(script)) {
     const r = spawnSync(process.execPath, [script, "--print-path"], {

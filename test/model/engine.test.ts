@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { EngineProcess } from "../../src/core/engine/EngineProcess.js";
 import { fixtures, loadModel, rejection, startEngine, user } from "./harness.js";
 
@@ -193,6 +194,19 @@ describe("engine process on the tiny model", () => {
     } finally {
       await other.dispose();
     }
+  });
+
+  it("a model download while offline fails fast with a clear, coded error and leaves nothing behind", async () => {
+    const dir = join(fixtures.dir, "downloads");
+    const started = Date.now();
+    const err = await rejection(
+      engine.request("engine/download", { uri: "hf:prism-test/no-such-repo/model-q4_k_m.gguf", dir }),
+    );
+    expect(err.code).toBe("engine/downloadFailed");
+    expect(err.message).toContain("hf:prism-test/no-such-repo/model-q4_k_m.gguf");
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const left = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".gguf")) : [];
+    expect(left).toEqual([]);
   });
 
   it("reads F16 weights", async () => {

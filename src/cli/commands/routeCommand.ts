@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
-import { ROUTE_MODES, Router, type RouteMode } from "../../core/routing/Router.js";
+import { join } from "node:path";
+import { createRouter } from "../../core/routing/createRouter.js";
+import { ROUTE_MODES, type RouteMode } from "../../core/routing/Router.js";
 import { RoutingLog } from "../../core/routing/RoutingLog.js";
 import { defaultThreadCount } from "../../core/util/defaultThreadCount.js";
 import { intFlag, UsageError, type CliContext } from "../CliContext.js";
@@ -31,21 +33,20 @@ export async function routeCommand(args: string[], ctx: CliContext): Promise<voi
   const mode = (v.mode ?? "hard") as RouteMode;
   if (!ROUTE_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${ROUTE_MODES.join(", ")}.`);
   const threads = intFlag("threads", v.threads, 1, 1024) ?? defaultThreadCount();
-  const { bundle, session, features } = await openBundle(ctx.engine(), v.bundle, {
+  const { bundle, session } = await openBundle(ctx.engine(), v.bundle, {
     model: v.model,
     threads,
     gpu: gpuFlag(v.gpu),
     signal: ctx.signal,
   });
   const info = await session.model(ctx.signal);
-  const router = new Router({
+  const router = createRouter({
     session,
-    adapterPath: bundle.adapterPath,
-    gate: bundle.gate,
-    threshold: bundle.threshold,
-    features,
+    bundle,
+    featureCacheDir: join(bundle.dir, ".cache"),
     contextSize: intFlag("context", v.context, 256, 1_048_576) ?? Math.min(info.contextLength || 4096, 4096),
     threads,
+    gpu: gpuFlag(v.gpu),
     log: v.log ? new RoutingLog(v.log) : undefined,
   });
   const single = mode !== "compare" && !v.json;
