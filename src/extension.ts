@@ -11,7 +11,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<PrismE
   try {
     const { activateFeatures } = await import("./vscode/activateFeatures.js");
     const api = activateFeatures(context);
-    api.service.log.info(`activated in ${(performance.now() - started).toFixed(1)} ms`);
+    api.activationMs = performance.now() - started;
+    api.service.log.info(`activated in ${api.activationMs.toFixed(1)} ms`);
     return api;
   } catch (err) {
     const choice = await vscodeApi.window.showErrorMessage(

@@ -21,6 +21,8 @@ import { createStatusBar } from "./statusBar.js";
 
 /** The API `activate` returns: for tests and other extensions. */
 export interface PrismExtensionApi {
+  /** Milliseconds `activate` took (set by extension.ts): the benchmark report's activation figure. */
+  activationMs?: number;
   service: PrismService;
   jobs: JobManager;
   comparePanel(): ComparePanel | undefined;
