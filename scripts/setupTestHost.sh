@@ -75,6 +75,9 @@ if [ "${TEST_HOST_FORCE:-0}" != 1 ] && [ -f "$entry" ] &&
   step "code-server up to date ($([ "${have%-full}" != "$have" ] && echo full || echo ignore-scripts) install)"
 else
   export PATH=$NODE24/bin:$PATH # npm's user agent must report Node 24 (code-server's postinstall checks it)
+  # Run from `npm test`, the outer npm (Node 20) exports its user agent as npm_config_user_agent, which is npm
+  # *config*: the inner npm would report Node 20 and code-server's postinstall would refuse to run.
+  unset npm_config_user_agent
   export npm_config_nodedir=$NODE24 # node-gyp: Node 24's bundled headers, no header download
   t=$(date +%s)
   if [ "$mode" = full ]; then
