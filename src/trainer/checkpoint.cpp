@@ -25,8 +25,8 @@ int64_t save_weights(Trainer & t, const std::string & path, double * sum_abs_b) 
         const std::string tmp = temp_path_for(path);
         register_cleanup(tmp);
         llama_model_save_to_file(t.model, tmp.c_str());
-        // llama_opt_init set the model's n_ctx_train to the window size; restore the real one in the file
-        if (!set_context_length(tmp, t.n_ctx_train_orig, err) || !commit_file(tmp, path, err)) {
+        // The saver keeps only llama.cpp's own metadata and llama_opt_init changed n_ctx_train: repair both
+        if (!restore_metadata(tmp, t.opt.base, t.n_ctx_train_orig, err) || !commit_file(tmp, path, err)) {
             fail(EXIT_TRAIN, "io/writeFailed", err);
         }
         unregister_cleanup(tmp);

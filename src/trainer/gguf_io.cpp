@@ -184,7 +184,8 @@ int64_t write_lora_atomic(const std::string & path, const LoraFile & lora,
     return file_size(path);
 }
 
-bool set_context_length(const std::string & path, uint32_t n_ctx_train, std::string & error) {
+bool restore_metadata(const std::string & path, const std::string & base_path, uint32_t n_ctx_train,
+                      std::string & error) {
     ggml_context * gctx = nullptr;
     gguf_init_params params = {/*.no_alloc =*/ false, /*.ctx =*/ &gctx};
     gguf_context * src = gguf_init_from_file(path.c_str(), params);
@@ -192,14 +193,30 @@ bool set_context_length(const std::string & path, uint32_t n_ctx_train, std::str
         error = "cannot re-read saved model " + path;
         return false;
     }
+    gguf_init_params meta_only = {/*.no_alloc =*/ true, /*.ctx =*/ nullptr};
+    gguf_context * base = gguf_init_from_file(base_path.c_str(), meta_only);
+    if (!base) {
+        gguf_free(src);
+        ggml_free(gctx);
+        error = "cannot re-read the base model " + base_path;
+        return false;
+    }
     const int64_t arch_id = gguf_find_key(src, "general.architecture");
     const std::string key = std::string(arch_id >= 0 ? gguf_get_val_str(src, arch_id) : "llama") + ".context_length";
     const int64_t id = gguf_find_key(src, key.c_str());
+    // llama_model_save_to_file writes only the metadata llama.cpp itself uses: keys such as
+    // tokenizer.chat_template are dropped, and without its template a model is prompted with the wrong format.
+    bool missing = false;
+    for (int64_t i = 0; i < gguf_get_n_kv(base); ++i) {
+        missing = missing || gguf_find_key(src, gguf_get_key(base, i)) < 0;
+    }
     bool ok = true;
-    if (id < 0 || gguf_get_kv_type(src, id) != GGUF_TYPE_UINT32 || gguf_get_val_u32(src, id) != n_ctx_train) {
+    if (missing || id < 0 || gguf_get_kv_type(src, id) != GGUF_TYPE_UINT32 || gguf_get_val_u32(src, id) != n_ctx_train) {
         // A context read from a file cannot be written back directly (its tensor infos carry no data pointers):
         // copy the KVs into a fresh context and add the loaded tensors, in file order.
+        // The base's keys first (in its order), then the saved file's values over them.
         gguf_context * dst = gguf_init_empty();
+        gguf_set_kv(dst, base);
         gguf_set_kv(dst, src);
         gguf_set_val_u32(dst, key.c_str(), n_ctx_train);
         for (int64_t i = 0; i < gguf_get_n_tensors(src); ++i) {
@@ -218,6 +235,7 @@ bool set_context_length(const std::string & path, uint32_t n_ctx_train, std::str
             unlink(tmp.c_str());
         }
     }
+    gguf_free(base);
     gguf_free(src);
     ggml_free(gctx);
     return ok;

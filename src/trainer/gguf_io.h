@@ -47,8 +47,10 @@ bool read_lora(const std::string & path, LoraFile & out, std::string & error);
 int64_t write_lora_atomic(const std::string & path, const LoraFile & lora,
                           const std::map<std::string, std::string> & extra_kv, std::string & error);
 
-// Rewrites `<arch>.context_length` in a saved model (llama_opt_init overwrites it with the window size).
-bool set_context_length(const std::string & path, uint32_t n_ctx_train, std::string & error);
+// Repairs a model saved by llama_model_save_to_file: restores `<arch>.context_length` (llama_opt_init overwrites it
+// with the window size) and every metadata key of the base model the saver dropped (tokenizer.chat_template, …).
+bool restore_metadata(const std::string & path, const std::string & base_path, uint32_t n_ctx_train,
+                      std::string & error);
 
 // Temp path in the same directory (rename is atomic only within one file system).
 std::string temp_path_for(const std::string & path);

@@ -94,10 +94,14 @@ describe("prism-trainer --mode full", () => {
     }
   });
 
-  it("keeps the model's own context length (llama_opt_init overwrites it with the window)", async () => {
+  it("keeps the model's own context length and the metadata llama.cpp's saver drops (chat template)", async () => {
     const { file } = await readF32Tensors(out());
     expect(kvValue(file, "llama.context_length")).toBe(1024);
     expect(kvValue(file, "general.architecture")).toBe("llama");
+    // Without its template a trained model is prompted as Llama 2 chat by node-llama-cpp, not as it was trained.
+    const { file: baseFile } = await readF32Tensors(base);
+    expect(kvValue(file, "tokenizer.chat_template")).toBe(kvValue(baseFile, "tokenizer.chat_template"));
+    expect(String(kvValue(file, "tokenizer.chat_template"))).toContain("<|im_start|>");
   });
 
   it("saves a model that node-llama-cpp loads and that continues the trained pattern", async () => {

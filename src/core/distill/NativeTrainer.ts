@@ -17,6 +17,26 @@ export interface NativeTrainerOptions {
   onLog?(line: string): void;
 }
 
+/** A full fine-tuning run (`--mode full`): every F32 tensor of a small model trains and the whole model is saved. */
+export interface FullTrainRun {
+  basePath: string;
+  /** JSONL, one `{id, tokens, answer_start}` per line. */
+  dataPath: string;
+  /** The model to write (atomically). */
+  outPath: string;
+  epochs: number;
+  learningRate: number;
+  schedule: "linear" | "cosine" | "constant";
+  /** Window length in tokens. */
+  contextSize: number;
+  evalFraction: number;
+  /** Also train `token_embd` (upstream llama.cpp skips it; a model trained from scratch needs it). */
+  trainEmbeddings: boolean;
+  seed: number;
+  signal?: AbortSignal;
+  onEvent?(event: TrainerEvent): void;
+}
+
 /**
  * Runs `prism-trainer train` as a child process in its own process group, reads its JSON-lines events, and
  * turns its exit into a result or a coded error (`trainer/failed` with the trainer's own code and the stderr
@@ -77,7 +97,33 @@ export class NativeTrainer implements Trainer {
     return this.spawnTrainer(args, run);
   }
 
-  private spawnTrainer(args: string[], run: TrainerRun): Promise<Omit<TrainStageResult, "samples" | "trainer">> {
+  /**
+   * Full fine-tuning. Checkpoints at every epoch end; a re-run after a kill resumes from the last one (AdamW's
+   * moments restart at zero there, so a resumed result is not bit-identical to an uninterrupted one).
+   */
+  async trainFull(run: FullTrainRun): Promise<Omit<TrainStageResult, "samples" | "trainer">> {
+    const { binaryPath } = this.options;
+    if (!existsSync(binaryPath)) {
+      throw new AppError("trainer/notBuilt", `The trainer is not built (${binaryPath}); run "npm run build:trainer".`);
+    }
+    run.signal?.throwIfAborted();
+    // prettier-ignore
+    const args = [
+      "train", "--mode", "full", "--base", run.basePath, "--data", run.dataPath, "--out", run.outPath,
+      "--epochs", String(run.epochs), "--lr", String(run.learningRate), "--schedule", run.schedule,
+      "--ctx", String(run.contextSize), "--eval-fraction", String(run.evalFraction), "--patience", "0",
+      "--checkpoint-every", "0", "--threads", String(this.options.threads),
+      "--gpu-layers", String(this.options.gpuLayers ?? 0), "--seed", String(run.seed),
+    ];
+    if (run.trainEmbeddings) args.push("--train-embeddings");
+    if (existsSync(`${run.outPath}.ckpt.json`)) args.push("--resume");
+    return this.spawnTrainer(args, run);
+  }
+
+  private spawnTrainer(
+    args: string[],
+    run: Pick<TrainerRun, "outPath" | "signal" | "onEvent">,
+  ): Promise<Omit<TrainStageResult, "samples" | "trainer">> {
     return new Promise((resolve, reject) => {
       const started = performance.now();
       // detached: its own process group, so cancelling reaches anything it spawns too
@@ -148,7 +194,13 @@ export class NativeTrainer implements Trainer {
           : signal
             ? `killed by ${signal}`
             : `exit code ${code}`;
-        reject(new AppError("trainer/failed", `LoRA training failed: ${why}`, { exitCode: code, signal, stderr }));
+        reject(
+          new AppError("trainer/failed", `${args.includes("full") ? "Training" : "LoRA training"} failed: ${why}`, {
+            exitCode: code,
+            signal,
+            stderr,
+          }),
+        );
       });
     });
   }
