@@ -12,6 +12,8 @@ import { GATE_EVAL_USAGE, gateEvalCommand } from "./commands/gateEvalCommand.js"
 import { MAKE_MODEL_USAGE, makeModelCommand } from "./commands/makeModelCommand.js";
 import { ROUTE_USAGE, routeCommand } from "./commands/routeCommand.js";
 import { TRAIN_USAGE, trainCommand } from "./commands/trainCommand.js";
+import { EVAL_USAGE, evalCommand } from "./commands/evalCommand.js";
+import { WORLD_USAGE, worldCommand } from "./commands/worldCommand.js";
 
 const COMMANDS: Record<string, { usage: string; run(args: string[], ctx: CliContext): Promise<void> }> = {
   info: { usage: INFO_USAGE, run: infoCommand },
@@ -21,6 +23,8 @@ const COMMANDS: Record<string, { usage: string; run(args: string[], ctx: CliCont
   route: { usage: ROUTE_USAGE, run: routeCommand },
   "gate-eval": { usage: GATE_EVAL_USAGE, run: gateEvalCommand },
   train: { usage: TRAIN_USAGE, run: trainCommand },
+  world: { usage: WORLD_USAGE, run: worldCommand },
+  eval: { usage: EVAL_USAGE, run: evalCommand },
 };
 
 function usage(): string {

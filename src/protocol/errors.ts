@@ -64,6 +64,10 @@ export const ERROR_CODES = [
   "trainer/notBuilt",
   // routing
   "routing/invalidMode",
+  // the reference world (issue 7)
+  "world/notFound",
+  "world/invalid",
+  "world/modelMismatch",
   // gate training, evaluation and gate files
   "gate/insufficientData",
   "gate/invalidFeatures",

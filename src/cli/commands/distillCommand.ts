@@ -8,6 +8,7 @@ import { DEFAULT_PERSONAS } from "../../core/pipeline/personas.js";
 import { defaultThreadCount } from "../../core/util/defaultThreadCount.js";
 import { intFlag, numberFlag, UsageError, type CliContext } from "../CliContext.js";
 import { readPersonasFile, readPromptsFile } from "../readPromptFiles.js";
+import { runDistillJob } from "../runDistillJob.js";
 import { trainerBinary } from "../trainerBinary.js";
 import { gpuFlag } from "./gpuFlag.js";
 
@@ -120,46 +121,10 @@ export async function distillCommand(args: string[], ctx: CliContext): Promise<v
     },
   });
   if (v.fresh) await rm(prepared.jobDir, { recursive: true, force: true });
-
-  const tty = (ctx.stderr as NodeJS.WriteStream).isTTY === true;
-  let lastLine = "";
-  const job = prepared.job({
-    signal: ctx.signal,
-    log: (m) => ctx.stderr.write(`${m}\n`),
-    onProgress: (p) => {
-      const eta = p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : "";
-      const line = `stage ${p.stage}/5 ${p.stageName}: ${p.done}/${p.total} (${p.message}${eta})`;
-      if (line === lastLine) return;
-      lastLine = line;
-      ctx.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
-    },
-  });
-  const result = await job.run();
-  if (tty) ctx.stderr.write("\n");
-  const summary = {
-    bundle: result.bundleDir,
-    queries: result.queries,
-    distill: result.distill,
-    retain: result.retain,
-    gate: {
-      validationAccuracy: result.gate.metrics.validation.accuracy,
-      validationAuc: result.gate.metrics.validation.auc,
-      threshold: result.gate.threshold,
-    },
-    training: { epochs: result.training.epochs, seconds: result.training.seconds },
-  };
-  ctx.stdout.write(
-    v.json
-      ? `${JSON.stringify(summary, null, 2)}\n`
-      : `wrote ${result.bundleDir}: ${result.queries} queries, ${result.distill} distill / ${result.retain} retain, gate validation accuracy ${fmt(summary.gate.validationAccuracy)}\n`,
-  );
+  await runDistillJob(prepared, ctx, v.json === true);
 }
 
 function lossFlag(value: string | undefined): "sft" | "kl" | undefined {
   if (value === undefined || value === "sft" || value === "kl") return value;
   throw new UsageError(`--loss must be kl (the paper's, default) or sft, got "${value}".`);
-}
-
-function fmt(x: number | null | undefined): string {
-  return typeof x === "number" ? x.toFixed(3) : "n/a";
 }

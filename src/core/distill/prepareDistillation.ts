@@ -20,8 +20,11 @@ export interface DistillationSetup {
   personas: Persona[];
   threads: number;
   gpu: GpuChoice;
-  /** `self` (the model judges itself), an http(s) URL of an OpenAI-compatible server, or `rule:<name>`. */
-  judge: string;
+  /**
+   * `self` (the model judges itself), an http(s) URL of an OpenAI-compatible server, `rule:<name>`, or a judge
+   * plugin (the reference world's rubric).
+   */
+  judge: string | Judge;
   /** `local` or an http(s) URL of an OpenAI-compatible server. */
   generator: string;
   /** Parallel sequences of the local generator. Defaults to 4. */
@@ -73,7 +76,7 @@ export async function prepareDistillation(setup: DistillationSetup): Promise<Pre
     setup.generator === "local"
       ? new EngineGenerator({ session, contextSize, threads, sequences: setup.sequences ?? 4 })
       : new OpenAiGenerator({ baseUrl: setup.generator });
-  const judge = makeJudge(setup.judge, generator);
+  const judge = typeof setup.judge === "string" ? makeJudge(setup.judge, generator) : setup.judge;
   const identity = await modelIdentity(modelPath, { cacheFile: setup.hashCacheFile, signal });
   const settings = distillSettingsSchema.parse({
     ...setup.settings,
