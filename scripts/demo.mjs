@@ -1,34 +1,58 @@
-// The README's main job for now: build, generate a demo model + LoRA adapter (no weights can be downloaded
-// offline), then show `prism info` and the same prompt answered by the base model and by the adapter.
-// With PRISM_MODEL=/path/to/model.gguf it uses that model instead (no adapter).
+// The README's main job: build PRISM and its trainer, then the reference world end to end — train a 3.5 M-parameter
+// model from scratch on the world's corpus, distil the persona with the PRISM pipeline, and evaluate base, persona
+// prompt and PRISM on held-out prompts (src/core/world/README.md). Everything is cached in .cache/worlds/.
+// PRISM_WORLD=reduced uses the small test world (~8 min instead of ~20 on 2 cores).
+// With PRISM_MODEL=/path/to/model.gguf it shows that model instead (info and a chat answer).
 import { spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { ensureWorld } from "./ensureWorld.mjs";
 
-const run = (args, title) => {
-  if (title) console.log(`\n$ prism ${args.map((a) => (a.includes(" ") ? JSON.stringify(a) : a)).join(" ")}`);
-  const r = spawnSync(process.execPath, ["dist/cli.mjs", ...args], { stdio: "inherit" });
+const step = (cmd, args) => {
+  const r = spawnSync(cmd, args, { stdio: "inherit" });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
+const prism = (...args) => {
+  console.log(`\n$ prism ${args.map((a) => (a.includes(" ") ? JSON.stringify(a) : a)).join(" ")}`);
+  step(process.execPath, ["dist/cli.mjs", ...args]);
+};
 
-const build = spawnSync(process.execPath, ["esbuild.mjs"], { stdio: "inherit" });
-if (build.status !== 0) process.exit(build.status ?? 1);
-
-const dir = join(".cache", "demo");
-mkdirSync(dir, { recursive: true });
-let model = process.env.PRISM_MODEL;
-let adapter;
-if (!model) {
-  model = join(dir, "demo-model.gguf");
-  adapter = join(dir, "demo-adapter.gguf");
-  run(["make-model", "--out", model, "--adapter-out", adapter, "--seed", "1"], true);
-  console.log("(a generated random-weight model: its answers are gibberish; it proves the mechanics offline)");
+step(process.execPath, ["esbuild.mjs"]);
+if (process.env.PRISM_MODEL) {
+  prism("info", process.env.PRISM_MODEL);
+  prism(
+    "chat",
+    "--model",
+    process.env.PRISM_MODEL,
+    "--max-tokens",
+    "128",
+    "--timings",
+    "Explain what a LoRA adapter is.",
+  );
+  process.exit(0);
 }
-const prompt = "Explain what a LoRA adapter is.";
-// The generated model is so small that thread hand-offs cost more than the matrix work: one thread is fastest.
-// A real model gets the default (one thread per physical core).
-const threads = adapter ? ["--threads", "1"] : [];
-run(["info", model, ...threads], true);
-run(["chat", "--model", model, ...threads, "--max-tokens", "48", "--timings", prompt], true);
-if (adapter)
-  run(["chat", "--model", model, ...threads, "--adapter", adapter, "--max-tokens", "48", "--timings", prompt], true);
+step(process.execPath, ["scripts/buildTrainer.mjs"]);
+const { worldDir, bundleDir } = ensureWorld({ reduced: process.env.PRISM_WORLD === "reduced" });
+// A held-out prompt of each family through the router, both sides shown: the gate's decision and each side's answer.
+const heldOut = readFileSync(`${worldDir}/heldout.jsonl`, "utf8")
+  .trim()
+  .split("\n")
+  .map((l) => JSON.parse(l));
+const examples = ["generative", "discriminative"].map((f) => heldOut.find((p) => p.family === f).prompt);
+for (const prompt of examples)
+  prism(
+    "route",
+    "--bundle",
+    bundleDir,
+    "--model",
+    `${worldDir}/model.gguf`,
+    "--threads",
+    "1",
+    "--mode",
+    "compare",
+    "--max-tokens",
+    "96",
+    prompt,
+  );
+console.log(
+  `\nThe evaluation is saved in ${bundleDir}/evaluation.json; "npm start" shows it in VS Code (PRISM: Show Bundle Report).`,
+);

@@ -1,10 +1,12 @@
 // `npm start`: builds PRISM and opens VS Code with the extension loaded — desktop `code --extensionDevelopmentPath`
 // when `code` is on PATH, otherwise code-server on 127.0.0.1 (its URL is printed). It uses the model from
-// PRISM_MODEL (or your prism.model.path in desktop VS Code); when none can be had offline, it generates a demo model
-// and distils a demo bundle from it, so the compare panel shows real routing decisions (on gibberish text).
+// PRISM_MODEL (or your prism.model.path in desktop VS Code); without one it uses the reference world — a model
+// trained here from scratch to show the persona effect, its PRISM bundle and evaluation — so the compare panel
+// shows real routing on a model that has something to route (PRISM: Show Bundle Report shows the evaluation).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { ensureWorld, fullWorldReady } from "./ensureWorld.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const cache = join(root, ".cache", "start");
@@ -23,24 +25,20 @@ if (trainer.status !== 0)
 mkdirSync(cache, { recursive: true });
 let model = process.env.PRISM_MODEL ? resolve(process.env.PRISM_MODEL) : undefined;
 let bundle = process.env.PRISM_BUNDLE ? resolve(process.env.PRISM_BUNDLE) : undefined;
-if (!model) {
+if (!model && trainer.status === 0) {
+  // The reference world: a model trained here to show the persona effect, with its distilled PRISM bundle and
+  // evaluation — the full world when `npm run demo` has built it, else the reduced one (~8 min the first time).
+  console.log("== the reference world (no PRISM_MODEL given)");
+  const world = ensureWorld({ reduced: !fullWorldReady(), printEval: false });
+  model = world.modelPath;
+  bundle ??= world.bundleDir;
+} else if (!model) {
   model = join(cache, "demo-model.gguf");
+  console.log("(the trainer could not be built: a random-weight demo model stands in, without a bundle)");
   if (!existsSync(model))
     run(process.execPath, ["dist/cli.mjs", "make-model", "--out", model, "--context", "4096", "--seed", "1"]);
-  const demoBundle = join(cache, "demo.prism");
-  if (!existsSync(join(demoBundle, "manifest.json")) && trainer.status === 0) {
-    console.log("== distilling a demo bundle (generated model: a rule judge stands in for the self-judge)");
-    // prettier-ignore
-    run(process.execPath, [
-      "dist/cli.mjs", "distill", "--model", model, "--out", demoBundle, "--persona-ids", "writing,math,coding,helpful",
-      "--queries-per-persona", "10", "--judge", "rule:longer", "--threads", "1", "--max-query-tokens", "60",
-      "--max-answer-tokens", "48", "--min-per-class", "3", "--min-distill", "3", "--epochs", "3", "--rank", "4",
-      "--alpha", "8", "--lr", "0.001", "--window", "256",
-    ]);
-  }
-  if (existsSync(join(demoBundle, "manifest.json"))) bundle = demoBundle;
 }
-// The generated model is tiny: one thread is fastest. A real model gets the default (physical cores).
+// The world's model is tiny: one thread is fastest. A real model gets the default (physical cores).
 const settings = {
   "prism.model.path": model,
   ...(bundle ? { "prism.bundle.path": bundle } : {}),

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import * as vscode from "vscode";
@@ -15,7 +14,7 @@ import { JobManager, type JobEntry } from "./jobs/JobManager.js";
 import { JobsTreeProvider } from "./jobs/JobsTreeProvider.js";
 import { ComparePanel } from "./panel/ComparePanel.js";
 import { PrismService } from "./PrismService.js";
-import { renderReportHtml, type ReportData } from "./report/renderReportHtml.js";
+import { openReportPanel } from "./report/openReportPanel.js";
 import { showError } from "./showError.js";
 import { createStatusBar } from "./statusBar.js";
 
@@ -115,7 +114,17 @@ export function activateFeatures(context: vscode.ExtensionContext): PrismExtensi
     );
     if (ok) await jobs.delete(name);
   });
-  command("prism.jobs.openReport", (job?: unknown) => openReport(context, jobName(job), jobs));
+  command("prism.jobs.openReport", async (job?: unknown) => {
+    const name = jobName(job);
+    const entry = (await jobs.list()).find((e) => e.name === name);
+    if (!entry) throw new AppError("bundle/missingFile", `Job "${name}" has no report yet (it has not finished).`);
+    return openReportPanel(context, entry.bundleDir, name, (m) => log.warn(m));
+  });
+  command("prism.showBundleReport", () => {
+    const { bundlePath } = service.config();
+    if (!bundlePath) throw new AppError("bundle/notFound", "No PRISM bundle is active: run “PRISM: Select Bundle”.");
+    return openReportPanel(context, bundlePath, undefined, (m) => log.warn(m));
+  });
   jobs.onDidFinish = (entry: JobEntry) => {
     if (entry.state !== "done") return;
     void vscode.window
@@ -147,28 +156,6 @@ function jobName(job: unknown): string {
   if (job && typeof job === "object" && typeof (job as { name?: unknown }).name === "string")
     return (job as { name: string }).name;
   throw new AppError("cli/usage", "Pick a job in the PRISM Jobs view.");
-}
-
-async function openReport(
-  context: vscode.ExtensionContext,
-  name: string,
-  jobs: JobManager,
-): Promise<vscode.WebviewPanel> {
-  const entry = (await jobs.list()).find((e) => e.name === name);
-  const reportPath = entry ? join(entry.bundleDir, "report.json") : "";
-  if (!entry || !existsSync(reportPath))
-    throw new AppError("bundle/missingFile", `Job "${name}" has no report yet (it has not finished).`);
-  const data = { name, ...(JSON.parse(await readFile(reportPath, "utf8")) as Omit<ReportData, "name">) };
-  const panel = vscode.window.createWebviewPanel("prism.report", `PRISM report: ${name}`, vscode.ViewColumn.Active, {
-    enableScripts: false,
-    localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, "media")],
-  });
-  panel.webview.html = renderReportHtml(
-    data,
-    panel.webview.cspSource,
-    String(panel.webview.asWebviewUri(vscode.Uri.joinPath(context.extensionUri, "media", "report.css"))),
-  );
-  return panel;
 }
 
 /** The trainer: `prism.trainer.path`, else the packaged one, else this checkout's cached build (`npm start`). */

@@ -30,7 +30,7 @@ export const WORLD_DISTILL_SETTINGS = Object.freeze({
   queriesPerPersona: 0,
   seed: 42,
   answer: { temperature: 0, maxTokens: 96 },
-  featureSpec: { source: "layer", layer: 1, pooling: "mean" },
+  featureSpec: { source: "layer", layer: 2, pooling: "mean" },
   gate: { minPerClass: 8, threshold: 0.5 },
   minDistill: 16,
   lora: { rank: 16, alpha: 32, epochs: 10, learningRate: 1e-3, contextSize: 256, loss: "kl" },

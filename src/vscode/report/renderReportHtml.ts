@@ -1,3 +1,6 @@
+import type { WorldEvaluation } from "../../core/world/worldEvaluation.js";
+import { renderEvaluationHtml } from "./renderEvaluationHtml.js";
+
 /** The parts of a bundle's report.json the report view shows (all optional: older or partial reports render too). */
 export interface ReportData {
   name: string;
@@ -27,6 +30,8 @@ export interface ReportData {
     seconds?: number;
     samples?: number;
   };
+  /** The bundle's `evaluation.json` (`prism eval` on a reference world), when there is one. */
+  evaluation?: WorldEvaluation;
 }
 
 const esc = (v: unknown): string => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -54,6 +59,7 @@ export function renderReportHtml(data: ReportData, cspSource: string, styleUri: 
 <link rel="stylesheet" href="${esc(styleUri)}"><title>PRISM report: ${esc(data.name)}</title></head>
 <body><main data-testid="report">
 <h1>PRISM distillation: ${esc(data.name)}</h1>
+${data.evaluation ? renderEvaluationHtml(data.evaluation) : ""}
 <section><h2>Data</h2>
 <p data-testid="report-counts">${data.counts?.queries ?? 0} queries → <strong>${data.counts?.distill ?? 0} distill</strong> (persona won both judge passes) / ${data.counts?.retain ?? 0} retain</p>
 <table><thead><tr><th>Persona</th><th>Queries</th><th>Distill</th><th>Retain</th><th>Distill rate</th><th>Routed to adapter</th></tr></thead><tbody>${personaRows}</tbody></table>

@@ -112,3 +112,69 @@ describe("report HTML", () => {
     expect(html).toContain("75.0 %");
   });
 });
+
+describe("report HTML with a world evaluation", () => {
+  it("renders the base / persona / PRISM table, routing, goals and answers as inert text", () => {
+    const s = { discriminativeAccuracy: 0.75, generativeScore: 0.25 };
+    const html = renderReportHtml(
+      {
+        name: "world",
+        evaluation: {
+          kind: "prism-world-eval",
+          schemaVersion: 1,
+          world: {
+            dir: "/w",
+            seed: 1,
+            reduced: true,
+            recipeHash: "abc",
+            heldOut: { discriminative: 1, generative: 1 },
+          },
+          bundle: "/w/sunny.prism",
+          base: s,
+          persona: { discriminativeAccuracy: 0.25, generativeScore: 0.9 },
+          prism: { discriminativeAccuracy: 0.75, generativeScore: 0.85 },
+          personaVsBaseWinRate: 0.5,
+          prismVsBaseWinRate: 0.7,
+          winRates: {
+            persona: { discriminative: 0.2, generative: 0.9 },
+            prism: { discriminative: 0.5, generative: 0.9 },
+          },
+          routing: { discriminative: 0.05, generative: 0.95 },
+          gateAccuracy: 0.96,
+          gateValidationAccuracy: null,
+          perTask: { add: { n: 1, base: 1, persona: 0, prism: 1 } },
+          goals: {
+            discriminative: { target: 0.74, met: true },
+            generative: { target: 0.81, met: true },
+            gate: { target: 0.9, met: true },
+          },
+          seconds: 1,
+          evaluatedAt: "2026-01-01T00:00:00.000Z",
+          rows: [
+            {
+              id: "greet-ada-t0",
+              family: "generative",
+              task: "greet",
+              prompt: "Greet Ada.",
+              expected: "Hi Ada.",
+              base: "<img src=x onerror=alert(1)>",
+              persona: "Hello Ada!",
+              prism: "<script>alert(1)</script>",
+              probability: 0.9,
+              routed: "persona",
+            },
+          ],
+        },
+      },
+      "vscode-webview://abc",
+      "vscode-webview://abc/report.css",
+    );
+    expect(html).toContain("Reference world evaluation");
+    expect(html).toMatch(/<th>PRISM<\/th><td>75\.0 %<\/td><td>0\.850<\/td><td>70\.0 %<\/td>/);
+    expect(html).toContain("discriminative 5.0 %, generative 95.0 %");
+    expect(html).toContain("gate accuracy on held-out prompts 96.0 %");
+    expect(html).toContain('class="met"');
+    expect(html).not.toMatch(/<script|<img/i);
+    expect(html).toContain("&#60;img src=x");
+  });
+});
