@@ -2,8 +2,8 @@
 // by prism-trainer, ~5 min on 2 cores, cached in .cache/worlds/ across runs), distilled by the unchanged PRISM
 // pipeline with the world's rubric as judge, and evaluated on held-out prompts. The assertions are the directions
 // of the effects the paper reports, with margins well inside what the recipe measures (src/core/world/README.md).
-import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -116,4 +116,39 @@ describe("reference world (reduced), end to end through the CLI", () => {
       rmSync(fake, { recursive: true, force: true });
     }
   });
+});
+
+describe("prism world build, killed during training", () => {
+  it(
+    "resumes from the last epoch checkpoint and records that it did",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "prism-world-kill-"));
+      try {
+        const args = [CLI, "world", "build", "--out", dir, "--reduced", "--seed", "2", "--epochs", "2"];
+        // Killed (SIGKILL, no clean-up) once the second epoch has started: the first epoch's checkpoint exists.
+        const killed = await new Promise<number | null>((done) => {
+          const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+          child.stderr.setEncoding("utf8").on("data", (text: string) => {
+            if (/epoch 2 /.test(text)) child.kill("SIGKILL");
+          });
+          child.on("close", (code) => done(code));
+        });
+        expect(killed).toBeNull();
+        expect(existsSync(join(dir, "world.json"))).toBe(false);
+        expect(existsSync(join(dir, "model.gguf.ckpt.json"))).toBe(true);
+        const resumed = prism(
+          ["world", "build", "--out", dir, "--reduced", "--seed", "2", "--epochs", "2", "--json"],
+          10 * MINUTE,
+        );
+        expect(resumed.status, resumed.stderr).toBe(0);
+        const manifest = worldManifestSchema.parse(JSON.parse(resumed.stdout));
+        expect(manifest.training.resumed).toBe(true);
+        expect(manifest.training.epochs.length).toBeGreaterThanOrEqual(1);
+        expect(readdirSync(dir).filter((f) => f.includes(".ckpt") || f === "init.gguf")).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    15 * MINUTE,
+  );
 });
