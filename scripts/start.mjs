@@ -48,7 +48,10 @@ const workspace = join(cache, "workspace");
 mkdirSync(join(workspace, ".vscode"), { recursive: true });
 writeFileSync(
   join(workspace, "README.md"),
-  "# PRISM demo workspace\n\nSelect text and run **PRISM: Compare on Selection**, or open **PRISM: Open Comparison**.\n",
+  "# PRISM demo workspace\n\nSelect text and run **PRISM: Compare on Selection**, or open **PRISM: Open Comparison**.\n\n" +
+    "With the reference world (no PRISM_MODEL), try held-out prompts such as `Write about music.` (routed to the\n" +
+    "adapter: the persona's style without the persona prompt) or `Compute 1+4.` (kept on the base model, which\n" +
+    "adds correctly where the persona prompt adds one too many). **PRISM: Show Bundle Report** shows the evaluation.\n",
 );
 
 if (has("code") && !process.env.PRISM_USE_CODE_SERVER) {
