@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { NativeTrainer } from "../../core/distill/NativeTrainer.js";
+import { parseFeatureSpec } from "../../core/features/featureSpec.js";
 import { buildWorldDir } from "../../core/world/buildWorldDir.js";
 import { prepareWorldDistillation } from "../../core/world/prepareWorldDistillation.js";
 import { readWorld } from "../../core/world/readWorld.js";
@@ -9,7 +10,6 @@ import { intFlag, UsageError, type CliContext } from "../CliContext.js";
 import { runDistillJob } from "../runDistillJob.js";
 import { trainerBinary } from "../trainerBinary.js";
 import { cliCacheDir } from "./distillCommand.js";
-import { parseFeatureSpec } from "../../core/features/featureSpec.js";
 
 export const WORLD_USAGE =
   "prism world build --out <dir> [--reduced] [--seed N] [--epochs N] [--fresh] [--json] | " +
@@ -49,7 +49,7 @@ async function worldBuild(args: string[], ctx: CliContext): Promise<void> {
     signal: ctx.signal,
     onProgress: (p) => {
       const pct = p.total ? Math.floor((100 * p.done) / p.total) : 0;
-      const line = `world: ${p.message} ${p.phase === "train" ? `(${p.done}/${p.total} steps, ${pct} %)` : ""}`;
+      const line = `world: ${p.message}${p.phase === "train" ? ` (${p.done}/${p.total} steps, ${pct} %)` : ""}`;
       // One line per 5 % is enough for a log; the trainer reports every step.
       const key = `${p.phase}:${Math.floor(pct / 5)}`;
       if (key === last) return;
