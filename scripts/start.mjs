@@ -104,7 +104,9 @@ server.stdout.on("data", (d) => {
     console.log(
       `\nPRISM is running in VS Code (code-server): open http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`,
     );
-    console.log("Then run “PRISM: Open Comparison” from the command palette. Ctrl-C stops the server.");
+    console.log(
+      "Then run “PRISM: Open Comparison” (and, with the reference world, “PRISM: Show Bundle Report”) from the command palette. Ctrl-C stops the server.",
+    );
   }
 });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => server.kill("SIGTERM"));
