@@ -75,7 +75,11 @@ export async function buildWorldDir(o: BuildWorldOptions): Promise<BuiltWorld> {
   const lock = await acquireJobLock(dir);
   try {
     if (existing) await rm(join(dir, "world.json"), { force: true });
-    if (o.fresh) await removeCheckpoints(dir);
+    // Checkpoints resume only the build that made them: one of another recipe (or --fresh) starts over.
+    const building = join(dir, "building.json");
+    const started = await readFile(building, "utf8").catch(() => "");
+    if (o.fresh || started !== hash) await removeCheckpoints(dir);
+    await writeFileAtomic(building, hash);
     o.onProgress?.({ phase: "corpus", done: 0, total: 1, message: "writing the corpus" });
     const world = buildWorld({ seed: o.seed, reduced: o.reduced, ...recipe.corpus });
     const samples = trainerSamples(world.train);
@@ -117,6 +121,7 @@ export async function buildWorldDir(o: BuildWorldOptions): Promise<BuiltWorld> {
     });
     await rm(files.init, { force: true });
     await removeCheckpoints(dir);
+    await rm(building, { force: true });
 
     const entry = async (path: string) => ({
       path: path.slice(dir.length + 1),

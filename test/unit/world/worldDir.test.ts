@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from "node:fs";
 import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,6 +81,28 @@ describe("buildWorldDir / readWorld", () => {
     await expect(readWorld(dir)).rejects.toMatchObject({ code: "world/modelMismatch" });
     expect((await buildWorldDir({ outDir: dir, seed: 3, reduced: true, trainer })).cached).toBe(false);
     await expect(readWorld(dir)).resolves.toBeTruthy();
+  });
+
+  it("resumes only its own interrupted build: checkpoints of another recipe, or with --fresh, are discarded", async () => {
+    const copy = new CopyTrainer();
+    /** Records whether a checkpoint was there to resume from; fails after writing one unless `finish`. */
+    const sawCheckpoint: boolean[] = [];
+    const trainer = (finish: boolean): FullTrainer => ({
+      trainFull: async (run) => {
+        sawCheckpoint.push(existsSync(`${run.outPath}.ckpt.json`));
+        if (finish) return copy.trainFull(run);
+        await writeFile(`${run.outPath}.ckpt.json`, "{}");
+        throw new Error("killed");
+      },
+    });
+    const build = (seed: number, finish: boolean, fresh = false) =>
+      buildWorldDir({ outDir: dir, seed, reduced: true, trainer: trainer(finish), fresh });
+    await expect(build(3, false)).rejects.toThrow("killed");
+    await expect(build(3, false)).rejects.toThrow("killed"); // same recipe: resumes
+    await expect(build(3, false, true)).rejects.toThrow("killed"); // --fresh: starts over
+    await build(4, true); // another recipe: starts over
+    expect(sawCheckpoint).toEqual([false, true, false, false]);
+    expect(readdirSync(dir).filter((f) => f.includes("ckpt") || f === "building.json")).toEqual([]);
   });
 
   it("reports a missing or invalid world with coded errors", async () => {
