@@ -162,7 +162,30 @@ function compiler() {
   return null;
 }
 
+/**
+ * On a fresh Debian/Ubuntu machine run as root (CI), installs the build tools with apt — the README's one-command
+ * set-up; anywhere else it only says what to install.
+ */
+function installToolsWithApt() {
+  const packages = [];
+  if (!hasCommand("cmake")) packages.push("cmake");
+  if (!compiler()) packages.push("g++");
+  if (!hasCommand("git")) packages.push("git");
+  if (
+    !packages.length ||
+    process.platform !== "linux" ||
+    process.getuid?.() !== 0 ||
+    !hasCommand("apt-get", ["--version"])
+  )
+    return;
+  process.stderr.write(`[build:trainer] apt-get install ${packages.join(" ")}\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+  spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...packages], { stdio: "inherit", env });
+}
+
 function requireTools() {
+  installToolsWithApt();
   const missing = [];
   if (!hasCommand("cmake")) missing.push("cmake (3.19 or newer)");
   if (!compiler()) missing.push("a C++17 compiler");
