@@ -2,7 +2,6 @@ import { rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parseFeatureSpec } from "../../core/features/featureSpec.js";
 import { prepareDistillation } from "../../core/distill/prepareDistillation.js";
 import { DEFAULT_PERSONAS } from "../../core/pipeline/personas.js";
 import { defaultThreadCount } from "../../core/util/defaultThreadCount.js";
@@ -10,6 +9,7 @@ import { intFlag, numberFlag, UsageError, type CliContext } from "../CliContext.
 import { readPersonasFile, readPromptsFile } from "../readPromptFiles.js";
 import { runDistillJob } from "../runDistillJob.js";
 import { trainerBinary } from "../trainerBinary.js";
+import { featureSpecFlag } from "./featureSpecFlag.js";
 import { gpuFlag } from "./gpuFlag.js";
 
 export const DISTILL_USAGE =
@@ -69,9 +69,7 @@ export async function distillCommand(args: string[], ctx: CliContext): Promise<v
   const outDir = resolve(s("out")!);
   const threads = intFlag("threads", s("threads"), 1, 1024) ?? defaultThreadCount();
   const gpu = gpuFlag(s("gpu"));
-  const featureSpec = s("gate-features") === undefined ? undefined : parseFeatureSpec(s("gate-features")!);
-  if (s("gate-features") !== undefined && !featureSpec)
-    throw new UsageError("--gate-features must be final or layer:K (optionally /mean).");
+  const featureSpec = featureSpecFlag(s("gate-features"));
 
   let personas = s("personas")
     ? await readPersonasFile(resolve(s("personas")!))

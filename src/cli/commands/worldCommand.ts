@@ -2,14 +2,14 @@ import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { NativeTrainer } from "../../core/distill/NativeTrainer.js";
-import { parseFeatureSpec } from "../../core/features/featureSpec.js";
 import { buildWorldDir } from "../../core/world/buildWorldDir.js";
 import { prepareWorldDistillation } from "../../core/world/prepareWorldDistillation.js";
 import { readWorld } from "../../core/world/readWorld.js";
-import { intFlag, UsageError, type CliContext } from "../CliContext.js";
+import { intFlag, numberFlag, UsageError, type CliContext } from "../CliContext.js";
 import { runDistillJob } from "../runDistillJob.js";
 import { trainerBinary } from "../trainerBinary.js";
 import { cliCacheDir } from "./distillCommand.js";
+import { featureSpecFlag } from "./featureSpecFlag.js";
 
 export const WORLD_USAGE =
   "prism world build --out <dir> [--reduced] [--seed N] [--epochs N] [--fresh] [--json] | " +
@@ -88,11 +88,8 @@ async function worldDistill(args: string[], ctx: CliContext): Promise<void> {
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}".`);
   if (!v.world || !v.out) throw new UsageError("--world and --out are required.");
-  const featureSpec = v["gate-features"] === undefined ? undefined : parseFeatureSpec(v["gate-features"]);
-  if (v["gate-features"] !== undefined && !featureSpec)
-    throw new UsageError("--gate-features must be final or layer:K (optionally /mean).");
-  const lr = v.lr === undefined ? undefined : Number(v.lr);
-  if (lr !== undefined && !(lr > 0 && lr <= 1)) throw new UsageError(`--lr must be a number in (0, 1], got "${v.lr}".`);
+  const featureSpec = featureSpecFlag(v["gate-features"]);
+  const lr = numberFlag("lr", v.lr, 1e-8, 1);
   const world = await readWorld(v.world);
   const prepared = await prepareWorldDistillation({
     engine: ctx.engine(),

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import * as z from "zod";
 import { readGguf } from "../gguf/readGguf.js";
+import { hashFile } from "../util/hashFile.js";
 import { writeFileAtomic } from "../util/writeFileAtomic.js";
 
 /** What binds a bundle (adapter + gate) to one base model. */
@@ -76,11 +76,4 @@ async function readCache(file: string): Promise<z.infer<typeof cacheSchema>> {
   } catch {
     return {}; // a missing or damaged cache only costs a re-hash
   }
-}
-
-async function hashFile(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash("sha256");
-  const stream = createReadStream(path, { highWaterMark: 4 * 1024 * 1024, signal });
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }

@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { FullTrainRun } from "../distill/NativeTrainer.js";
@@ -7,6 +6,7 @@ import type { TrainerEvent, TrainStageResult } from "../distill/stage5Train.js";
 import { AppError } from "../errors.js";
 import { writeSyntheticModel } from "../gguf/syntheticModel.js";
 import { acquireJobLock } from "../jobs/JobLock.js";
+import { hashFile } from "../util/hashFile.js";
 import { writeFileAtomic } from "../util/writeFileAtomic.js";
 import { buildWorld, type World, type WorldPrompt } from "./worldCorpus.js";
 import { trainerSamples } from "./worldFormat.js";
@@ -57,7 +57,8 @@ export async function buildWorldDir(o: BuildWorldOptions): Promise<BuiltWorld> {
   if (
     existing &&
     existing.recipeHash === hash &&
-    (await sha256(join(dir, "model.gguf"))) === existing.files.model.sha256
+    existsSync(join(dir, "model.gguf")) &&
+    (await hashFile(join(dir, "model.gguf"))) === existing.files.model.sha256
   )
     return { dir, manifest: existing, cached: true };
   // Another user choice (seed, size, epochs) is refused; an older recipe version of the same world is rebuilt.
@@ -125,7 +126,7 @@ export async function buildWorldDir(o: BuildWorldOptions): Promise<BuiltWorld> {
 
     const entry = async (path: string) => ({
       path: path.slice(dir.length + 1),
-      sha256: (await sha256(path)) ?? "",
+      sha256: await hashFile(path),
       bytes: (await stat(path)).size,
     });
     const count = (lines: WorldPromptLine[], family: string) => lines.filter((l) => l.family === family).length;
@@ -219,12 +220,4 @@ async function readManifestIfAny(dir: string): Promise<WorldManifest | undefined
 async function removeCheckpoints(dir: string): Promise<void> {
   for (const name of await readdir(dir))
     if (name.startsWith("model.gguf.ckpt")) await rm(join(dir, name), { force: true });
-}
-
-/** SHA-256 of a file as hex; undefined when it does not exist. */
-export async function sha256(path: string): Promise<string | undefined> {
-  if (!existsSync(path)) return undefined;
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }

@@ -1,8 +1,8 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import * as z from "zod";
 import { AppError } from "../errors.js";
-import { sha256 } from "./buildWorldDir.js";
+import { hashFile } from "../util/hashFile.js";
 import { worldManifestSchema, worldPromptSchema, type WorldManifest, type WorldPromptLine } from "./worldManifest.js";
 
 /** A built world, validated: its manifest, model path, held-out and distillation prompts. */
@@ -40,8 +40,8 @@ export async function readWorld(dirArg: string): Promise<LoadedWorld> {
   }
   const manifest = parsed.data;
   const modelPath = join(dir, manifest.files.model.path);
-  const actual = await sha256(modelPath);
-  if (actual === undefined) throw new AppError("world/notFound", `The world's model ${modelPath} is missing.`);
+  if (!existsSync(modelPath)) throw new AppError("world/notFound", `The world's model ${modelPath} is missing.`);
+  const actual = await hashFile(modelPath);
   if (actual !== manifest.files.model.sha256) {
     throw new AppError(
       "world/modelMismatch",
@@ -75,8 +75,8 @@ async function readPrompts(path: string): Promise<WorldPromptLine[]> {
       } catch {
         value = undefined;
       }
-      const r = z.array(worldPromptSchema).length(1).safeParse([value]);
+      const r = worldPromptSchema.safeParse(value);
       if (!r.success) throw new AppError("world/invalid", `${path}, line ${i + 1}: not a world prompt.`);
-      return r.data[0]!;
+      return r.data;
     });
 }

@@ -1,7 +1,5 @@
 import type { WorldEvaluation } from "../../core/world/worldEvaluation.js";
-
-const esc = (v: unknown): string => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
+import { esc, pct } from "./reportFormat.js";
 
 /**
  * The reference-world evaluation (`prism eval`) as a report section: the base / persona prompt / PRISM table,

@@ -1,5 +1,6 @@
 import type { WorldEvaluation } from "../../core/world/worldEvaluation.js";
 import { renderEvaluationHtml } from "./renderEvaluationHtml.js";
+import { esc, num, pct } from "./reportFormat.js";
 
 /** The parts of a bundle's report.json the report view shows (all optional: older or partial reports render too). */
 export interface ReportData {
@@ -33,10 +34,6 @@ export interface ReportData {
   /** The bundle's `evaluation.json` (`prism eval` on a reference world), when there is one. */
   evaluation?: WorldEvaluation;
 }
-
-const esc = (v: unknown): string => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const pct = (x: number | undefined | null): string => (typeof x === "number" ? `${(x * 100).toFixed(1)} %` : "–");
-const num = (x: number | undefined | null, d = 3): string => (typeof x === "number" ? x.toFixed(d) : "–");
 
 /**
  * The distillation report as static HTML: no script at all (CSP `default-src 'none'`), charts as SVG whose
