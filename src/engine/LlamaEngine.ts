@@ -346,35 +346,48 @@ export class LlamaEngine {
     }
   }
 
+  /**
+   * The teacher's top-k log-probabilities at every answer position, forced through `answer`'s tokens.
+   *
+   * Asking node-llama-cpp for `probabilities` at temperature 0 returns the whole vocabulary per position, fully
+   * sorted and revived into a JS Map: ~150 ms and ~14 MB of heap per position with a 151k vocabulary. Instead each
+   * position is sampled through a top-k → temperature 1 chain, so llama.cpp partially sorts natively and hands
+   * back only k entries. Their probabilities are softmax over the k logits, i.e. `log p = z − lse(z[top-k])`: the
+   * logits minus a per-row constant, which is all the trainer's renormalised top-k KL needs. The logits buffer
+   * llama.cpp keeps is one batch of rows, so memory does not grow with the answer's length.
+   */
   async scoreTopK(p: Params<"engine/scoreTopK">, signal: AbortSignal): Promise<Result<"engine/scoreTopK">> {
     const open = this.getContext(p.contextId);
     assertNonEmpty(p.messages);
     const { tokens, answerStart } = this.formatPrompt(open.modelId, p.messages, p.answer);
     if (tokens.length > open.context.contextSize) throw promptTooLong(tokens.length, open.context.contextSize);
     const sequence = await this.acquireSequence(open, signal);
+    const first = answerStart - 1;
+    const rows: Array<{ ids: number[]; logp: number[] }> = [];
+    // topP 1 and minP 0 keep every one of the k candidates; the seed only feeds the unused final draw.
+    const options = { temperature: 1, topK: p.k, topP: 1, minP: 0, seed: 0 };
     try {
       await sequence.clearHistory();
       // Position i predicts token i + 1: rows come from answerStart − 1 … tokens.length − 2.
       const items = tokens.map((token, i) =>
-        i >= answerStart - 1 && i < tokens.length - 1
-          ? ([token, { generateNext: { probabilities: true, options: { temperature: 0 } } }] as const)
+        i >= first && i < tokens.length - 1
+          ? ([token, { generateNext: { probabilities: true, options } }] as const)
           : token,
       );
-      const results = await sequence.controlledEvaluate(
-        items as Parameters<LlamaContextSequence["controlledEvaluate"]>[0],
-      );
-      const rows: Array<{ ids: number[]; logp: number[] }> = [];
-      for (let i = answerStart - 1; i < tokens.length - 1; i++) {
-        const ids: number[] = [];
-        const logp: number[] = [];
-        // node-llama-cpp's map is sorted by probability, highest first.
-        for (const [token, probability] of results[i]?.next.probabilities ?? []) {
-          if (ids.length >= p.k) break;
-          ids.push(token);
-          logp.push(Math.log(Math.max(probability, Number.MIN_VALUE)));
-        }
-        rows.push({ ids, logp });
-      }
+      await sequence.controlledEvaluate(items as Parameters<LlamaContextSequence["controlledEvaluate"]>[0], {
+        // Rows are taken as each batch is decoded, so no result array holds them all.
+        onTokenResult: (index, result) => {
+          const ids: number[] = [];
+          const logp: number[] = [];
+          // node-llama-cpp's map is sorted by probability, highest first.
+          for (const [token, probability] of result.next.probabilities ?? []) {
+            ids.push(token);
+            logp.push(Math.log(Math.max(probability, Number.MIN_VALUE)));
+          }
+          rows[index - first] = { ids, logp };
+        },
+      });
+      if (signal.aborted) throw abortError(signal);
       return { tokens, answerStart, rows };
     } finally {
       this.releaseSequence(open, sequence);

@@ -160,6 +160,33 @@ describe("engine process on the tiny model", () => {
     expect(block.text).not.toContain(persona);
   });
 
+  it("scores the teacher's top-k natively: the full distribution's top k, up to one constant per row", async () => {
+    const messages = [{ role: "system" as const, content: "You are terse." }, ...user("Name a colour.")];
+    const answer = "Blue, mostly.";
+    const full = await engine.request("engine/scoreTopK", { contextId: base, messages, answer, k: 260 });
+    const top = await engine.request("engine/scoreTopK", { contextId: base, messages, answer, k: 16 });
+    expect(top.rows).toHaveLength(full.rows.length);
+    for (const [i, row] of top.rows.entries()) {
+      const all = full.rows[i]!;
+      // k = the vocabulary keeps every token, so that row is the whole softmax.
+      expect(all.ids).toHaveLength(260);
+      expect(all.logp.reduce((s, lp) => s + Math.exp(lp), 0)).toBeCloseTo(1, 4);
+      expect(row.ids).toEqual(all.ids.slice(0, 16));
+      const offsets = row.logp.map((lp, j) => lp - all.logp[j]!);
+      for (const o of offsets) expect(o).toBeCloseTo(offsets[0]!, 4);
+      expect(offsets[0]!).toBeGreaterThanOrEqual(-1e-6); // top-k renormalised: its mass ≤ 1
+    }
+    // The full rows agree with the independent log-likelihood path on the answer's own tokens.
+    const ll = await engine.request("engine/logLikelihood", { contextId: base, messages, answer });
+    let sum = 0;
+    for (let i = 0; i < ll.answerTokens; i++) {
+      const next = full.tokens[full.answerStart + i]!;
+      const row = full.rows[i]!;
+      sum += row.logp[row.ids.indexOf(next)]!;
+    }
+    expect(sum).toBeCloseTo(ll.logLikelihood, 2);
+  });
+
   it("runs several sequences of one context in parallel", async () => {
     const { contextId } = await engine.request("engine/createContext", {
       modelId,
