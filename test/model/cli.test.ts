@@ -53,6 +53,7 @@ describe("prism CLI", () => {
     [["info", "m.gguf", "--gpu", "tpu"], 2, /error \[cli\/usage\]: --gpu must be one of/],
     [["info", "m.gguf", "--bogus"], 2, /error \[cli\/usage\]: Unknown option '--bogus'/],
     [["frobnicate"], 2, /error \[cli\/usage\]: unknown command "frobnicate"/],
+    [["distill", "--model", "m.gguf", "--out", "b.prism", "--loss", "mse"], 2, /error \[cli\/usage\]: --loss must be/],
   ])("%j exits %i with a coded message", (args, code, message) => {
     const r = prism(...(args as string[]));
     expect(r.status).toBe(code);

@@ -52,6 +52,7 @@ export async function distillCommand(args: string[], ctx: CliContext): Promise<v
     "alpha",
     "lr",
     "window",
+    "loss",
     "gpu",
   ];
   const options: Record<string, { type: "string" | "boolean" }> = {
