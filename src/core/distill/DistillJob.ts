@@ -6,7 +6,8 @@ import type { FeatureExtractor } from "../features/FeatureExtractor.js";
 import { acquireJobLock } from "../jobs/JobLock.js";
 import { JsonlLog } from "../jobs/JsonlLog.js";
 import type { Judge } from "../pipeline/judges.js";
-import { cleanQuery, queryGenerationMessages } from "../pipeline/prompts.js";
+import { cleanQuery } from "../pipeline/cleanQuery.js";
+import { queryGenerationMessages } from "../pipeline/prompts.js";
 import { personaMessages, studentMessages } from "../pipeline/studentPrompt.js";
 import type { TextGenerator } from "../pipeline/TextGenerator.js";
 import { writeFileAtomic } from "../util/writeFileAtomic.js";
@@ -188,7 +189,8 @@ export class DistillJob {
             seed: itemSeed(settings.seed, `query:${id}`),
             signal: s,
           });
-          await log.append({ id, personaId: persona.id, index, raw, query: cleanQuery(raw) });
+          const cleaned = cleanQuery(raw);
+          await log.append({ id, personaId: persona.id, index, raw, query: cleaned.query, drop: cleaned.drop });
           done.add(id);
           this.progress.update(done.size);
         },

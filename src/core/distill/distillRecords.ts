@@ -1,12 +1,17 @@
 import * as z from "zod";
+import { QUERY_DROP_REASONS } from "../pipeline/cleanQuery.js";
 
-/** Stage 1: one generation attempt for (persona, index); `query` is absent when cleaning dropped it. */
+/**
+ * Stage 1: one generation attempt for (persona, index); `query` is absent when cleaning dropped it, and `drop`
+ * says why (absent in logs written before drop reasons were recorded).
+ */
 export const queryRecordSchema = z.object({
   id: z.string(),
   personaId: z.string(),
   index: z.number().int(),
   raw: z.string(),
   query: z.string().optional(),
+  drop: z.enum(QUERY_DROP_REASONS).optional(),
 });
 export type QueryRecord = z.infer<typeof queryRecordSchema>;
 

@@ -48,26 +48,3 @@ export function parseVerdict(output: string): Verdict {
   const v = m[1]!.toUpperCase();
   return v === "A" || v === "B" ? v : "TIE";
 }
-
-/** Why a generated query was dropped, if it was. */
-export type QueryDropReason = "tooShort" | "duplicate";
-
-/** Shortest query kept: 15 characters or fewer are dropped (prism-method §3 stage 1). */
-export const MIN_QUERY_CHARS = 16;
-
-/**
- * Cleans a generated query: first non-empty line, leading numbering (`1.`, `Q1:`, `Question #3:`) and
- * surrounding quotes stripped. Returns undefined when nothing usable remains (too short).
- */
-export function cleanQuery(raw: string): string | undefined {
-  const line =
-    raw
-      .split(/\r?\n/)
-      .find((l) => l.trim().length > 0)
-      ?.trim() ?? "";
-  const stripped = line
-    .replace(/^(?:question\s*#?\s*\d+\s*[:.)-]|q\s*\d+\s*[:.)-]|\d+\s*[:.)-])\s*/i, "")
-    .replace(/^["'“”‘’«»`]+|["'“”‘’«»`]+$/g, "")
-    .trim();
-  return stripped.length >= MIN_QUERY_CHARS ? stripped : undefined;
-}

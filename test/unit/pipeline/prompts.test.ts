@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { cleanQuery } from "../../../src/core/pipeline/cleanQuery.js";
 import {
-  cleanQuery,
   judgeMessages,
   JUDGE_ANSWER_CHARS,
   parseVerdict,
@@ -24,13 +24,13 @@ describe("stage 1 query cleaning", () => {
       "\n\n  “Explain the causes of the French Revolution.”\nsecond line",
       "Explain the causes of the French Revolution.",
     ],
-  ])("%j → %j", (raw, clean) => expect(cleanQuery(raw)).toBe(clean));
+  ])("%j → %j", (raw, clean) => expect(cleanQuery(raw).query).toBe(clean));
 
   it("drops queries of 15 characters or fewer", () => {
-    expect(cleanQuery("1. Why is it so?")).toBeUndefined(); // 13 characters after stripping
-    expect(cleanQuery("   \n\n")).toBeUndefined();
-    expect(cleanQuery("exactly sixteen!")).toBe("exactly sixteen!");
-    expect(cleanQuery("fifteen chars!!")).toBeUndefined();
+    expect(cleanQuery("1. Why is it so?").drop).toBe("tooShort"); // 13 characters after stripping
+    expect(cleanQuery("   \n\n").drop).toBe("empty");
+    expect(cleanQuery("exactly sixteen!").query).toBe("exactly sixteen!");
+    expect(cleanQuery("fifteen chars!!").drop).toBe("tooShort");
   });
 });
 
