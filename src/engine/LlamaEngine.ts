@@ -244,6 +244,8 @@ export class LlamaEngine {
         seed: p.seed,
         topK: p.topK,
         topP: p.topP,
+        // A zero thought budget makes node-llama-cpp close a thought segment as soon as the model opens one.
+        budgets: p.thoughts === "discourage" ? { thoughtTokens: 0 } : undefined,
         onToken: (tokens) => {
           firstTokenAt ??= performance.now();
           generated += tokens.length;
@@ -258,6 +260,7 @@ export class LlamaEngine {
       const decodeMs = firstTokenAt === undefined ? 0 : end - firstTokenAt;
       const stop = response.metadata.stopReason;
       return {
+        // `response` excludes thought segments (`fullResponse` has them).
         text: response.response,
         stopReason:
           stop === "eogToken" || stop === "stopGenerationTrigger" || stop === "maxTokens" || stop === "abort"

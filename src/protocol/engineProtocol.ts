@@ -153,8 +153,15 @@ export const engineRequests = {
         .optional(),
       topK: z.number().int().min(0).max(100_000).optional(),
       topP: z.number().min(0).max(1).optional(),
+      /**
+       * A thinking model's thoughts: `allow` lets it think first; `discourage` spends no tokens on them (a thought
+       * segment is closed as soon as it opens), so `maxTokens` all go to the answer. `text` and the streamed chunks
+       * never contain thoughts either way. Defaults to `allow`.
+       */
+      thoughts: z.enum(["allow", "discourage"]).optional(),
     }),
     result: z.object({
+      /** The answer without thought segments. */
       text: z.string(),
       stopReason: z.enum(["eogToken", "stopGenerationTrigger", "maxTokens", "abort", "other"]),
       timings: timingsSchema,

@@ -1,7 +1,7 @@
 import * as z from "zod";
 import type { ChatMessage } from "../../protocol/engineProtocol.js";
 import { AppError } from "../errors.js";
-import type { GenerateSettings, TextGenerator } from "./TextGenerator.js";
+import { withoutThoughts, type GenerateSettings, type TextGenerator } from "./TextGenerator.js";
 
 /** Options of {@link OpenAiGenerator}. */
 export interface OpenAiGeneratorOptions {
@@ -72,6 +72,7 @@ export class OpenAiGenerator implements TextGenerator {
     const parsed = responseSchema.safeParse(await response.json().catch(() => undefined));
     if (!parsed.success)
       throw new AppError("distill/backendFailed", `${this.url} sent a response that is not a chat completion.`);
-    return parsed.data.choices[0]!.message.content ?? "";
+    // Servers that do not separate reasoning (`reasoning_content`) return it inline as `<think>…</think>`.
+    return withoutThoughts(parsed.data.choices[0]!.message.content ?? "");
   }
 }

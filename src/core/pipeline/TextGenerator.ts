@@ -1,5 +1,6 @@
 import type { ChatMessage, GpuChoice } from "../../protocol/engineProtocol.js";
 import type { ModelSession } from "../engine/ModelSession.js";
+import { stripThoughts } from "./stripThoughts.js";
 
 /** Decoding settings of one generation. */
 export interface GenerateSettings {
@@ -11,7 +12,8 @@ export interface GenerateSettings {
 
 /**
  * Where stages 1–3 get their text from: the local engine by default, or an OpenAI-compatible server
- * (llama-server, vLLM) for users who outgrow one machine. Callers run up to `concurrency` calls at once.
+ * (llama-server, vLLM) for users who outgrow one machine. Callers run up to `concurrency` calls at once. The text
+ * never contains a thinking model's thoughts.
  */
 export interface TextGenerator {
   readonly concurrency: number;
@@ -28,6 +30,11 @@ export interface EngineGeneratorOptions {
   /** Parallel sequences of one context: several generations share each batch. Defaults to 4. */
   sequences?: number;
   gpu?: GpuChoice;
+  /**
+   * Whether a thinking model may think before it answers. The pipeline wants answers, queries and verdicts, not
+   * thoughts, within token limits sized for them. Defaults to `discourage`.
+   */
+  thoughts?: "allow" | "discourage";
 }
 
 /**
@@ -61,9 +68,19 @@ export class EngineGenerator implements TextGenerator {
         temperature: settings.temperature,
         maxTokens: settings.maxTokens,
         seed: settings.seed,
+        thoughts: this.options.thoughts ?? "discourage",
       },
       { signal: settings.signal },
     );
-    return r.text;
+    return withoutThoughts(r.text);
   }
+}
+
+/**
+ * Text without thoughts, for templates whose thought markup the engine does not recognise as such and for remote
+ * servers that return it inline; unchanged when there were none.
+ */
+export function withoutThoughts(text: string): string {
+  const stripped = stripThoughts(text);
+  return stripped === text ? text : stripped.trimStart();
 }

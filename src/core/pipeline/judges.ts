@@ -24,7 +24,13 @@ export interface Judge {
   judge(input: JudgeInput): Promise<JudgeOutput>;
 }
 
-/** The paper's judge: a model reads the §9.2 prompt and answers A, B or TIE (greedy, at most 5 tokens). */
+/**
+ * Room for a short verdict after residual markup (`**Verdict:** B`, a closed empty thought block); the paper's 5
+ * tokens cut such answers before the verdict.
+ */
+export const JUDGE_MAX_TOKENS = 16;
+
+/** The paper's judge: a model reads the §9.2 prompt and answers A, B or TIE (greedy, {@link JUDGE_MAX_TOKENS}). */
 export class PairwiseModelJudge implements Judge {
   constructor(private readonly generator: TextGenerator) {}
 
@@ -39,7 +45,7 @@ export class PairwiseModelJudge implements Judge {
   async judge(input: JudgeInput): Promise<JudgeOutput> {
     const raw = await this.generator.generate(judgeMessages(input.question, input.answerA, input.answerB), {
       temperature: 0,
-      maxTokens: 5,
+      maxTokens: JUDGE_MAX_TOKENS,
       seed: input.seed,
       signal: input.signal,
     });
