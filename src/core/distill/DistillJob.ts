@@ -19,6 +19,7 @@ import {
   queryRecordSchema,
   type DistillLabel,
   type DistillQuery,
+  type QueryAnswers,
 } from "./distillRecords.js";
 import { JobProgress, type JobSnapshot } from "./JobProgress.js";
 import { runPool } from "./runPool.js";
@@ -184,7 +185,7 @@ export class DistillJob {
         items.filter((i) => !done.has(i.id)),
         generator.concurrency,
         async ({ persona, index, id }, s) => {
-          const raw = await generator.generate(queryGenerationMessages(persona.text, index + 1), {
+          const { text: raw } = await generator.generate(queryGenerationMessages(persona.text, index + 1), {
             ...settings.query,
             seed: itemSeed(settings.seed, `query:${id}`),
             signal: s,
@@ -202,10 +203,7 @@ export class DistillJob {
     }
   }
 
-  private async stage2(
-    queries: DistillQuery[],
-    signal?: AbortSignal,
-  ): Promise<Map<string, { base: string; persona: string }>> {
+  private async stage2(queries: DistillQuery[], signal?: AbortSignal): Promise<Map<string, QueryAnswers>> {
     const { settings, generator } = this.o;
     const personas = new Map(settings.personas.map((p) => [p.id, p.text]));
     const log = await JsonlLog.open(join(this.o.jobDir, "answers.jsonl"), answerRecordSchema);
@@ -220,21 +218,22 @@ export class DistillJob {
         async ({ q, side }, s) => {
           const messages =
             side === "base" ? studentMessages(q.query) : personaMessages(personas.get(q.personaId)!, q.query);
-          const text = await generator.generate(messages, {
+          const { text, stop } = await generator.generate(messages, {
             ...settings.answer,
             seed: itemSeed(settings.seed, `answer:${q.id}:${side}`),
             signal: s,
           });
-          await log.append({ id: q.id, side, text });
+          await log.append({ id: q.id, side, text, stop });
           done.add(key(q.id, side));
           this.progress.update(done.size);
         },
         signal,
       );
-      const answers = new Map<string, { base: string; persona: string }>();
+      const answers = new Map<string, QueryAnswers>();
       for (const r of log.items) {
         const entry = answers.get(r.id) ?? { base: "", persona: "" };
         entry[r.side] = r.text;
+        if (r.stop) entry[r.side === "base" ? "baseStop" : "personaStop"] = r.stop;
         answers.set(r.id, entry);
       }
       return answers;
@@ -245,7 +244,7 @@ export class DistillJob {
 
   private async stage3(
     queries: DistillQuery[],
-    answers: Map<string, { base: string; persona: string }>,
+    answers: Map<string, QueryAnswers>,
     signal?: AbortSignal,
   ): Promise<Map<string, DistillLabel>> {
     const { settings, judge } = this.o;

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { QUERY_DROP_REASONS } from "../pipeline/cleanQuery.js";
+import { GENERATION_STOPS, type GenerationStop } from "../pipeline/TextGenerator.js";
 
 /**
  * Stage 1: one generation attempt for (persona, index); `query` is absent when cleaning dropped it, and `drop`
@@ -15,9 +16,25 @@ export const queryRecordSchema = z.object({
 });
 export type QueryRecord = z.infer<typeof queryRecordSchema>;
 
-/** Stage 2: one answer, `base` (no persona) or `persona` (persona as system message). */
-export const answerRecordSchema = z.object({ id: z.string(), side: z.enum(["base", "persona"]), text: z.string() });
+/**
+ * Stage 2: one answer, `base` (no persona) or `persona` (persona as system message), and why its generation
+ * stopped (`maxTokens`: cut by the answer token limit; absent in logs written before it was recorded).
+ */
+export const answerRecordSchema = z.object({
+  id: z.string(),
+  side: z.enum(["base", "persona"]),
+  text: z.string(),
+  stop: z.enum(GENERATION_STOPS).optional(),
+});
 export type AnswerRecord = z.infer<typeof answerRecordSchema>;
+
+/** One query's two stage-2 answers, with why each stopped where known. */
+export interface QueryAnswers {
+  base: string;
+  persona: string;
+  baseStop?: GenerationStop;
+  personaStop?: GenerationStop;
+}
 
 /** Stage 3: one judge pass; pass 1 has A = base, pass 2 has A = persona. */
 export const judgementRecordSchema = z.object({

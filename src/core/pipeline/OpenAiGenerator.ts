@@ -1,7 +1,7 @@
 import * as z from "zod";
 import type { ChatMessage } from "../../protocol/engineProtocol.js";
 import { AppError } from "../errors.js";
-import { withoutThoughts, type GenerateSettings, type TextGenerator } from "./TextGenerator.js";
+import { withoutThoughts, type GenerateResult, type GenerateSettings, type TextGenerator } from "./TextGenerator.js";
 
 /** Options of {@link OpenAiGenerator}. */
 export interface OpenAiGeneratorOptions {
@@ -20,7 +20,14 @@ export interface OpenAiGeneratorOptions {
 }
 
 const responseSchema = z.object({
-  choices: z.array(z.object({ message: z.object({ content: z.string().nullable() }) })).min(1),
+  choices: z
+    .array(
+      z.object({
+        message: z.object({ content: z.string().nullable() }),
+        finish_reason: z.string().nullable().optional(),
+      }),
+    )
+    .min(1),
 });
 
 /**
@@ -41,7 +48,7 @@ export class OpenAiGenerator implements TextGenerator {
     return `openai:${this.options.baseUrl}#${this.options.model ?? "default"}`;
   }
 
-  async generate(messages: ChatMessage[], settings: GenerateSettings): Promise<string> {
+  async generate(messages: ChatMessage[], settings: GenerateSettings): Promise<GenerateResult> {
     const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 300_000);
     const signal = settings.signal ? AbortSignal.any([settings.signal, timeout]) : timeout;
     let response: Response;
@@ -72,7 +79,10 @@ export class OpenAiGenerator implements TextGenerator {
     const parsed = responseSchema.safeParse(await response.json().catch(() => undefined));
     if (!parsed.success)
       throw new AppError("distill/backendFailed", `${this.url} sent a response that is not a chat completion.`);
+    const choice = parsed.data.choices[0]!;
     // Servers that do not separate reasoning (`reasoning_content`) return it inline as `<think>…</think>`.
-    return withoutThoughts(parsed.data.choices[0]!.message.content ?? "");
+    const text = withoutThoughts(choice.message.content ?? "");
+    const reason = choice.finish_reason;
+    return { text, stop: reason === "stop" ? "eogToken" : reason === "length" ? "maxTokens" : "other" };
   }
 }

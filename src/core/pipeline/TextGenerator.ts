@@ -10,6 +10,23 @@ export interface GenerateSettings {
   signal?: AbortSignal;
 }
 
+/** Why a generation stopped: the turn ended (`eogToken`), the token limit cut it (`maxTokens`), or anything else. */
+export const GENERATION_STOPS = ["eogToken", "maxTokens", "other"] as const;
+/** Why a generation stopped. */
+export type GenerationStop = (typeof GENERATION_STOPS)[number];
+
+/** One generation: its text (never with thoughts) and why it stopped. */
+export interface GenerateResult {
+  text: string;
+  stop: GenerationStop;
+}
+
+/** The engine's `stopReason` as a {@link GenerationStop}; a template's stop text ends the turn like an end token. */
+export function toGenerationStop(stopReason: string): GenerationStop {
+  if (stopReason === "eogToken" || stopReason === "stopGenerationTrigger") return "eogToken";
+  return stopReason === "maxTokens" ? "maxTokens" : "other";
+}
+
 /**
  * Where stages 1–3 get their text from: the local engine by default, or an OpenAI-compatible server
  * (llama-server, vLLM) for users who outgrow one machine. Callers run up to `concurrency` calls at once. The text
@@ -19,7 +36,7 @@ export interface TextGenerator {
   readonly concurrency: number;
   /** A short description for job settings and reports, e.g. `local:/models/qwen.gguf`. */
   readonly description: string;
-  generate(messages: ChatMessage[], settings: GenerateSettings): Promise<string>;
+  generate(messages: ChatMessage[], settings: GenerateSettings): Promise<GenerateResult>;
 }
 
 /** Options of {@link EngineGenerator}. */
@@ -52,7 +69,7 @@ export class EngineGenerator implements TextGenerator {
     return `local:${this.options.session.load.modelPath}`;
   }
 
-  async generate(messages: ChatMessage[], settings: GenerateSettings): Promise<string> {
+  async generate(messages: ChatMessage[], settings: GenerateSettings): Promise<GenerateResult> {
     const { session, contextSize, threads } = this.options;
     const contextId = await session.context(
       `generator-${this.concurrency}`,
@@ -72,7 +89,7 @@ export class EngineGenerator implements TextGenerator {
       },
       { signal: settings.signal },
     );
-    return withoutThoughts(r.text);
+    return { text: withoutThoughts(r.text), stop: toGenerationStop(r.stopReason) };
   }
 }
 

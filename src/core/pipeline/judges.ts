@@ -43,7 +43,7 @@ export class PairwiseModelJudge implements Judge {
   }
 
   async judge(input: JudgeInput): Promise<JudgeOutput> {
-    const raw = await this.generator.generate(judgeMessages(input.question, input.answerA, input.answerB), {
+    const { text: raw } = await this.generator.generate(judgeMessages(input.question, input.answerA, input.answerB), {
       temperature: 0,
       maxTokens: JUDGE_MAX_TOKENS,
       seed: input.seed,

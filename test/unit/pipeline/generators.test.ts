@@ -43,12 +43,14 @@ describe("thinking models in the pipeline", () => {
 
   it("never returns thoughts from the local engine (templates whose thought markup the engine passes through)", async () => {
     const { session } = fakeSession(QWEN3_ANSWER);
-    const text = await new EngineGenerator({ session, contextSize: 4096, threads: 1 }).generate(user, {
+    const out = await new EngineGenerator({ session, contextSize: 4096, threads: 1 }).generate(user, {
       temperature: 0.7,
       maxTokens: 512,
       seed: 1,
     });
-    expect(text).toBe("B-trees update pages in place, while LSM-trees batch writes in memory and flush sorted runs.");
+    expect(out.text).toBe(
+      "B-trees update pages in place, while LSM-trees batch writes in memory and flush sorted runs.",
+    );
   });
 
   it("never returns thoughts from an OpenAI-compatible server", async () => {
@@ -56,12 +58,12 @@ describe("thinking models in the pipeline", () => {
       new Response(JSON.stringify({ choices: [{ message: { content: QWEN3_ANSWER } }] }), {
         status: 200,
       })) as unknown as typeof globalThis.fetch;
-    const text = await new OpenAiGenerator({ baseUrl: "http://127.0.0.1:8080/v1", fetch }).generate(user, {
+    const out = await new OpenAiGenerator({ baseUrl: "http://127.0.0.1:8080/v1", fetch }).generate(user, {
       temperature: 0,
       maxTokens: 16,
       seed: 1,
     });
-    expect(text.startsWith("B-trees update pages")).toBe(true);
+    expect(out.text.startsWith("B-trees update pages")).toBe(true);
   });
 
   it("judges greedily with room for a short verdict after markup, and reads it after thoughts", async () => {
@@ -77,10 +79,45 @@ describe("thinking models in the pipeline", () => {
     const remote: TextGenerator = {
       concurrency: 1,
       description: "test",
-      generate: async () => "<think>\nBoth fine, but B is clearer.\n</think>\n\nB",
+      generate: async () => ({ text: "<think>\nBoth fine, but B is clearer.\n</think>\n\nB", stop: "eogToken" }),
     };
     expect(
       (await new PairwiseModelJudge(remote).judge({ question: "q", answerA: "a", answerB: "b", seed: 0 })).verdict,
     ).toBe("B");
+  });
+});
+
+describe("why a generation stopped", () => {
+  it.each([
+    ["eogToken", "eogToken"],
+    ["stopGenerationTrigger", "eogToken"],
+    ["maxTokens", "maxTokens"],
+    ["abort", "other"],
+    ["other", "other"],
+  ])("engine %s → %s", async (stopReason, stop) => {
+    const { session } = fakeSession("An answer cut mid-", stopReason);
+    const out = await new EngineGenerator({ session, contextSize: 4096, threads: 1 }).generate(user, {
+      temperature: 0.7,
+      maxTokens: 512,
+      seed: 1,
+    });
+    expect(out.stop).toBe(stop);
+  });
+
+  it.each([
+    ["stop", "eogToken"],
+    ["length", "maxTokens"],
+    [null, "other"],
+  ])("OpenAI finish_reason %s → %s", async (finish_reason, stop) => {
+    const fetch = (async () =>
+      new Response(JSON.stringify({ choices: [{ message: { content: "text" }, finish_reason }] }), {
+        status: 200,
+      })) as unknown as typeof globalThis.fetch;
+    const out = await new OpenAiGenerator({ baseUrl: "http://x/v1", fetch }).generate(user, {
+      temperature: 0,
+      maxTokens: 16,
+      seed: 1,
+    });
+    expect(out.stop).toBe(stop);
   });
 });
