@@ -6,7 +6,7 @@ import type { FeatureExtractor } from "../features/FeatureExtractor.js";
 import { acquireJobLock } from "../jobs/JobLock.js";
 import { JsonlLog } from "../jobs/JsonlLog.js";
 import type { Judge } from "../pipeline/judges.js";
-import { cleanQuery } from "../pipeline/cleanQuery.js";
+import { cleanQuery, type QueryDropReason } from "../pipeline/cleanQuery.js";
 import { queryGenerationMessages } from "../pipeline/prompts.js";
 import { personaMessages, studentMessages } from "../pipeline/studentPrompt.js";
 import type { TextGenerator } from "../pipeline/TextGenerator.js";
@@ -20,6 +20,7 @@ import {
   type DistillLabel,
   type DistillQuery,
   type QueryAnswers,
+  type QueryRecord,
 } from "./distillRecords.js";
 import { JobProgress, type JobSnapshot } from "./JobProgress.js";
 import { runPool } from "./runPool.js";
@@ -85,6 +86,8 @@ export class DistillJob {
       const queries = await this.stage1(signal);
       const answers = await this.stage2(queries, signal);
       const labels = await this.stage3(queries, answers, signal);
+      // Checked before stage 4: its features and gate are wasted work when the LoRA cannot be trained.
+      assertEnoughDistill(countLabels(queries, labels, settings), settings);
       this.progress.stage(4, 0, queries.length, "gate features");
       const gate = await stage4Gate({
         jobDir,
@@ -197,7 +200,9 @@ export class DistillJob {
         },
         signal,
       );
-      return buildQueryList(settings, log.items);
+      const queries = buildQueryList(settings, log.items);
+      if (queries.length === 0) throw noQueriesError(settings, log.items);
+      return queries;
     } finally {
       await log.close();
     }
@@ -322,6 +327,57 @@ export function buildQueryList(
     .sort((a, b) => order.get(a.personaId)! - order.get(b.personaId)! || a.index - b.index);
   for (const r of generated) add({ id: r.id, personaId: r.personaId, query: r.query!, source: "generated" });
   return out;
+}
+
+/** How many characters of a generation an error message quotes. */
+const EXAMPLE_CHARS = 200;
+
+/**
+ * Stage 1 left nothing to distil (`distill/emptyDataset`): how many generations were attempted, why each was
+ * dropped, and one example of what the model wrote, so a model that refuses, only thinks or ignores the format
+ * is recognisable from the message alone.
+ */
+export function noQueriesError(settings: DistillSettings, records: readonly QueryRecord[]): AppError {
+  const dropped: Partial<Record<QueryDropReason, number>> = {};
+  for (const r of records) {
+    // Logs written before drop reasons were recorded: re-derive the reason from the raw text.
+    const reason = r.drop ?? cleanQuery(r.raw).drop ?? "duplicate";
+    dropped[reason] = (dropped[reason] ?? 0) + 1;
+  }
+  const reasons = Object.entries(dropped)
+    .sort(([, a], [, b]) => b - a)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(", ");
+  const order = new Map(settings.personas.map((p, i) => [p.id, i]));
+  const sample = [...records]
+    .sort((a, b) => (order.get(a.personaId) ?? 0) - (order.get(b.personaId) ?? 0) || a.index - b.index)
+    .find((r) => r.raw.trim());
+  const example = sample
+    ? sample.raw.length > EXAMPLE_CHARS
+      ? `${sample.raw.slice(0, EXAMPLE_CHARS)}…`
+      : sample.raw
+    : undefined;
+  const message =
+    records.length === 0
+      ? "Stage 1 produced no queries: no generations were attempted and there are no prompts of your own."
+      : `Stage 1 produced no usable queries: all ${records.length} generations were dropped (${reasons}). ` +
+        (example === undefined
+          ? "The model wrote nothing. "
+          : `For example, the model wrote ${JSON.stringify(example)}. `) +
+        "Use an instruction-tuned chat model, raise the query token limit if it thinks at length, or bring your own prompts.";
+  return new AppError("distill/emptyDataset", message, { stage: 1, attempted: records.length, dropped, example });
+}
+
+/** The stage-5 guard, checked as soon as the labels are known: too few distill samples to train the LoRA. */
+export function assertEnoughDistill(counts: { distill: number; retain: number }, settings: DistillSettings): void {
+  if (counts.distill >= settings.minDistill) return;
+  throw new AppError(
+    "distill/emptyDataset",
+    `Only ${counts.distill} of ${counts.distill + counts.retain} queries were labelled distill (the persona answer ` +
+      `won both judge passes); at least ${settings.minDistill} are needed to train the LoRA. Generate more queries ` +
+      "(--queries-per-persona), bring your own prompts, or use a stronger judge.",
+    { distill: counts.distill, retain: counts.retain, minimum: settings.minDistill },
+  );
 }
 
 /** Distill/retain counts, overall and per persona. */

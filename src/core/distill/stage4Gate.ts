@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FeatureExtractor } from "../features/FeatureExtractor.js";
+import { AppError } from "../errors.js";
 import { protectedBlocks } from "../features/featureSpec.js";
 import { Gate } from "../gate/Gate.js";
 import { writeGateFile } from "../gate/gateFile.js";
@@ -46,11 +47,34 @@ export interface GateStageInput {
 }
 
 /**
+ * The gate learns distill vs retain, so it needs both: checked before any feature is computed, with the counts.
+ *
+ * @throws AppError `gate/insufficientData` with `{distill, retain, minPerClass}`.
+ */
+export function assertBothClasses(
+  queries: readonly DistillQuery[],
+  labels: Map<string, DistillLabel>,
+  minPerClass: number,
+): void {
+  const distill = queries.filter((q) => labels.get(q.id) === "distill").length;
+  const retain = queries.length - distill;
+  if (distill >= minPerClass && retain >= minPerClass) return;
+  throw new AppError(
+    "gate/insufficientData",
+    `The gate is trained on both labels and needs at least ${minPerClass} queries of each; the judge labelled ` +
+      `${distill} distill (the persona answer won both passes) and ${retain} retain of ${queries.length}. ` +
+      "Generate more queries (--queries-per-persona) or bring your own prompts.",
+    { distill, retain, minPerClass },
+  );
+}
+
+/**
  * Stage 4: the gate feature of every query's student prompt (persisted per query, so a resumed job does not
  * recompute them), then the gate trained on distill = 1 vs retain = 0 and written to `gate.json`.
  */
 export async function stage4Gate(input: GateStageInput): Promise<GateStageResult> {
   const { jobDir, settings, queries, labels, progress, signal } = input;
+  assertBothClasses(queries, labels, settings.gate.minPerClass);
   const resultPath = join(jobDir, "gate-result.json");
   const gatePath = join(jobDir, "gate.json");
   const log = await JsonlLog.open(join(jobDir, "features.jsonl"), featureRecordSchema);

@@ -108,3 +108,47 @@ describe("stage 2 records why each answer stopped", () => {
     expect(input.answers.get("cardio-1")).toMatchObject({ personaStop: "eogToken", baseStop: "eogToken" });
   });
 });
+
+describe("clear outcomes when stages produce nothing", () => {
+  it("fails at the end of stage 1 with the attempts, the drop reasons and what the model wrote", async () => {
+    const g = generator({
+      query: (_p, i) =>
+        i === 1
+          ? "I'm sorry, but I can't help with creating questions about that topic."
+          : "<think>\nOkay, the user wants a challenging question. Let me think about what a specialist would know that a generalist",
+    });
+    const { job: j, extract } = await job(g, personaWins());
+    const err = await j.run().catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: "distill/emptyDataset",
+      detail: { stage: 1, attempted: 4, dropped: { refusal: 2, thoughtsOnly: 2 } },
+    });
+    const message = (err as Error).message;
+    expect(message).toContain("all 4 generations were dropped (refusal 2, thoughtsOnly 2)");
+    expect(message).toContain(`"I'm sorry, but I can't help`);
+    expect(g.calls).toBe(4); // stage 2 never ran
+    expect(extract).not.toHaveBeenCalled();
+    expect(stages.stage4).not.toHaveBeenCalled();
+  });
+
+  it("truncates the example", async () => {
+    const long = `<think>\n${"Let me think about renal dosing. ".repeat(40)}`;
+    const { job: j } = await job(generator({ query: () => long }), personaWins());
+    const err = (await j.run().catch((e: unknown) => e)) as { message: string; detail: { example: string } };
+    expect(err.detail.example).toHaveLength(201);
+    expect(err.detail.example.endsWith("…")).toBe(true);
+  });
+
+  it("reports 0 distill samples as such, before stage 4 computes a single gate feature", async () => {
+    const g = generator({ query: (p, i) => `Q: What would ${p} say about case ${i}?` });
+    const alwaysTie = new RuleJudge("rule:tie", () => 0);
+    const { job: j, extract } = await job(g, alwaysTie, settings({ minDistill: 3 }));
+    await expect(j.run()).rejects.toMatchObject({
+      code: "distill/emptyDataset",
+      message: expect.stringContaining("Only 0 of 4 queries were labelled distill"),
+      detail: { distill: 0, retain: 4, minimum: 3 },
+    });
+    expect(stages.stage4).not.toHaveBeenCalled();
+    expect(extract).not.toHaveBeenCalled();
+  });
+});
