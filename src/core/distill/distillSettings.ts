@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import * as z from "zod";
 import { featureSpecSchema } from "../features/featureSpec.js";
 import { modelIdentitySchema } from "../model/modelIdentity.js";
+import { LORA_TARGETS } from "../model/trainerSupport.js";
 import { personaSchema } from "../pipeline/personas.js";
 
 const decoding = (temperature: number, maxTokens: number) =>
@@ -17,8 +18,12 @@ export const loraSettingsSchema = z
   .object({
     rank: z.number().int().min(1).max(512).default(16),
     alpha: z.number().positive().max(4096).default(32),
+    /**
+     * Block weights to adapt. Stage 5 keeps those the base model has, mapping q/k/v to a fused `attn_qkv` and
+     * `ffn_gate` to a fused gate-up `ffn_up` (phi3). Defaults to all seven split projections.
+     */
     targets: z
-      .array(z.enum(["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]))
+      .array(z.enum(LORA_TARGETS))
       .min(1)
       .default(["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]),
     epochs: z.number().int().min(1).max(1000).default(10),

@@ -3,9 +3,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ModelSession } from "../engine/ModelSession.js";
 import { AppError } from "../errors.js";
+import { readGguf } from "../gguf/readGguf.js";
+import { presentLoraTargets, resolveLoraTargets, type LoraTarget } from "../model/trainerSupport.js";
 import { personaMessages, studentMessages } from "../pipeline/studentPrompt.js";
 import { writeFileAtomic } from "../util/writeFileAtomic.js";
-import type { DistillLabel, DistillQuery } from "./distillRecords.js";
+import type { DistillLabel, DistillQuery, QueryAnswers } from "./distillRecords.js";
 import type { DistillSettings, LoraSettings } from "./distillSettings.js";
 import type { JobProgress } from "./JobProgress.js";
 
@@ -49,6 +51,27 @@ export interface TrainStageResult {
   epochs: Array<{ epoch: number; trainLoss: number | null; evalLoss: number | null }>;
   trainer: string;
   details?: Record<string, unknown>;
+  /** How the distill set was prepared for the trainer's window (absent in results of older runs). */
+  data?: TrainDataStats;
+}
+
+/** What stage 5 did to the distill set before training. */
+export interface TrainDataStats {
+  /** The trainer's window in tokens (`lora.contextSize`). */
+  window: number;
+  /** Samples written to the training file. */
+  samples: number;
+  /**
+   * Persona answers that stopped at the answer token limit: trained without the end-of-turn token, so the
+   * adapter does not learn to end a turn where the answer was merely cut.
+   */
+  cutAnswers: number;
+  /** Samples longer than the window, cut to it (their answer is partly trained, without an end of turn). */
+  truncatedSamples: number;
+  /** Samples whose prompt alone fills the window (no answer token fits): left out. */
+  droppedSamples: number;
+  /** The LoRA targets trained: the requested ones the base model has (fused q/k/v and gate-up mapped). */
+  targets: LoraTarget[];
 }
 
 /** Stage 5's seam: anything that turns training sequences into a LoRA adapter GGUF. */
@@ -62,7 +85,8 @@ export interface TrainStageInput {
   jobDir: string;
   settings: DistillSettings;
   queries: DistillQuery[];
-  answers: Map<string, { base: string; persona: string }>;
+  /** Stage 2's answers; `personaStop: "maxTokens"` marks a persona answer cut by the token limit. */
+  answers: Map<string, QueryAnswers>;
   labels: Map<string, DistillLabel>;
   session: ModelSession;
   trainer: Trainer;
@@ -112,10 +136,34 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
         signal,
       )
     : undefined;
+  const window = settings.lora.contextSize;
+  // phi3 and others fuse q/k/v and gate/up: train the weights this base has, not a fixed list
+  const base = await readGguf(settings.model.path, { signal });
+  const targets = resolveLoraTargets(
+    settings.lora.targets,
+    presentLoraTargets(base.tensors.filter((t) => t.dims.length === 2).map((t) => t.name)),
+  );
+  const stats: TrainDataStats = {
+    window,
+    samples: 0,
+    cutAnswers: 0,
+    truncatedSamples: 0,
+    droppedSamples: 0,
+    targets,
+  };
+  // The end-of-turn token formatPrompt appends, learnt once from an empty answer: a cut answer drops it.
+  const probe = await session.engine.request(
+    "engine/formatPrompt",
+    { modelId, messages: studentMessages("?"), answer: "" },
+    { signal },
+  );
+  const endOfTurn = probe.tokens.length > probe.answerStart ? probe.tokens[probe.answerStart] : undefined;
   const lines: string[] = [];
   for (const q of distill) {
     signal?.throwIfAborted();
-    const answer = answers.get(q.id)!.persona;
+    const record = answers.get(q.id)!;
+    const answer = record.persona;
+    const cut = record.personaStop === "maxTokens";
     // The student prompt (no persona) followed by the persona's answer: the LoRA learns to answer like the
     // persona without seeing it (prism-method §3 stage 5).
     const f = await session.engine.request(
@@ -123,7 +171,22 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
       { modelId, messages: studentMessages(q.query), answer },
       { signal },
     );
-    const sample: Record<string, unknown> = { id: q.id, tokens: f.tokens, answer_start: f.answerStart };
+    let tokens = f.tokens;
+    const dropEnd = cut && endOfTurn !== undefined && tokens.length > f.answerStart && tokens.at(-1) === endOfTurn;
+    if (dropEnd) tokens = tokens.slice(0, -1);
+    if (cut) stats.cutAnswers++;
+    // The trainer refuses samples longer than its window; cut them here (counted) instead of failing the run.
+    if (f.answerStart >= window) {
+      stats.droppedSamples++;
+      progress.update(lines.length + stats.droppedSamples);
+      continue;
+    }
+    if (tokens.length > window) {
+      tokens = tokens.slice(0, window);
+      stats.truncatedSamples++;
+    }
+    const answerRows = tokens.length - f.answerStart;
+    const sample: Record<string, unknown> = { id: q.id, tokens, answer_start: f.answerStart };
     if (teacherContext) {
       // Defect D1 of the authors' code: the teacher must read the persona, or the KL gradient is ~0.
       const t = await session.engine.request(
@@ -132,21 +195,31 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
         { signal },
       );
       assertSameAnswer(q.id, f.tokens.slice(f.answerStart), t.tokens.slice(t.answerStart));
-      sample.teacher = { ids: t.rows.map((r) => r.ids), logp: t.rows.map((r) => round(r.logp)) };
+      // one row per answer token kept (a dropped end of turn or a truncated tail loses its rows)
+      const rows = t.rows.slice(0, answerRows);
+      sample.teacher = { ids: rows.map((r) => r.ids), logp: rows.map((r) => round(r.logp)) };
     }
     lines.push(JSON.stringify(sample));
-    progress.update(lines.length);
+    stats.samples++;
+    progress.update(lines.length + stats.droppedSamples);
+  }
+  if (lines.length === 0) {
+    throw new AppError(
+      "distill/emptyDataset",
+      `Every distill sample's prompt fills the trainer window (${window} tokens); raise lora.contextSize.`,
+      stats,
+    );
   }
   const dataPath = join(jobDir, "train.jsonl");
   await writeFileAtomic(dataPath, `${lines.join("\n")}\n`);
 
-  progress.stage(5, 0, 1, `training the LoRA on ${distill.length} samples`);
+  progress.stage(5, 0, 1, `training the LoRA on ${lines.length} samples`);
   const run = await trainer.train({
     basePath: settings.model.path,
     dataPath,
     outPath: adapterPath,
     checkpointDir: join(jobDir, "trainer-checkpoint"),
-    settings: settings.lora,
+    settings: { ...settings.lora, targets },
     firstBlock: input.firstBlock,
     seed: settings.seed,
     signal,
@@ -156,7 +229,7 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
       }
     },
   });
-  const result: TrainStageResult = { ...run, samples: distill.length, trainer: trainer.description };
+  const result: TrainStageResult = { ...run, samples: lines.length, trainer: trainer.description, data: stats };
   await writeFileAtomic(resultPath, JSON.stringify(result, null, 2));
   return result;
 }
