@@ -15,13 +15,63 @@ import { gpuFlag } from "./gpuFlag.js";
 
 export const TRAIN_USAGE =
   "prism train --model <m.gguf> --data <chats.jsonl> --out <adapter.gguf> [--rank N] [--alpha A] [--epochs N] [--lr X] " +
-  "[--window N] [--first-block N] [--targets a,b] [--seed N] [--threads N] [--gpu-layers N] [--json]";
+  "[--window N] [--first-block N] [--targets a,b] [--loss sft|kl] [--seed N] [--threads N] [--gpu-layers N] [--json]";
 
-const lineSchema = z.object({ messages: z.array(chatMessageSchema).min(2) });
+const lineSchema = z.object({
+  messages: z.array(chatMessageSchema).min(2),
+  /** Teacher top-k rows per answer token (`{ids, logp}`), passed to the trainer as is for `--loss kl`. */
+  teacher: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** One training chat of the data file. */
+export interface TrainChat {
+  line: number;
+  messages: z.infer<typeof chatMessageSchema>[];
+  teacher?: Record<string, unknown>;
+}
+
+/**
+ * Parses `{"messages": [...], "teacher"?: {...}}` lines: each chat ends with a user then an assistant message.
+ *
+ * @throws UsageError naming the file and line of the first bad chat, or when there is none.
+ */
+export function parseTrainChats(text: string, file: string): TrainChat[] {
+  const chats: TrainChat[] = [];
+  for (const [i, line] of text.split(/\r?\n/).entries()) {
+    if (!line.trim()) continue;
+    let parsed;
+    try {
+      parsed = lineSchema.safeParse(JSON.parse(line));
+    } catch {
+      parsed = undefined;
+    }
+    const messages = parsed?.success ? parsed.data.messages : undefined;
+    if (!messages || messages.at(-1)?.role !== "assistant" || messages.at(-2)?.role !== "user") {
+      throw new UsageError(
+        `${file}, line ${i + 1}: expected {"messages": [...]} ending with a user then an assistant message.`,
+      );
+    }
+    chats.push({ line: i + 1, messages, teacher: parsed?.data?.teacher });
+  }
+  if (chats.length === 0) throw new UsageError(`${file} has no training chats.`);
+  return chats;
+}
+
+/**
+ * The loss of `prism train`: `--loss` when given (then `kl` without teachers fails in the trainer, naming the
+ * line); otherwise `kl` only when every chat carries a teacher, else `sft` — plain chats have nothing to distil
+ * from.
+ */
+export function trainLoss(flag: string | undefined, chats: readonly TrainChat[]): "sft" | "kl" {
+  if (flag === "sft" || flag === "kl") return flag;
+  if (flag !== undefined) throw new UsageError(`--loss must be sft or kl, got "${flag}".`);
+  return chats.length > 0 && chats.every((c) => c.teacher !== undefined) ? "kl" : "sft";
+}
 
 /**
  * `prism train`: a LoRA from chats in the common `{"messages": [...]}` form; the loss is on the last assistant
- * message. Each chat is formatted with the model's own template by the engine, then trained by prism-trainer.
+ * message (`sft`, or `kl` to a teacher's top-k rows carried by every line). Each chat is formatted with the model's
+ * own template by the engine, then trained by prism-trainer.
  */
 export async function trainCommand(args: string[], ctx: CliContext): Promise<void> {
   const { values: v, positionals } = parseArgs({
@@ -43,6 +93,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<voi
         "threads",
         "gpu-layers",
         "gpu",
+        "loss",
       ].map((k) => [k, { type: "string" as const }]),
     ) as Record<string, { type: "string" }>,
   });
@@ -50,6 +101,11 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<voi
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}".`);
   if (!s.model || !s.data || !s.out) throw new UsageError("--model, --data and --out are required.");
   const threads = intFlag("threads", s.threads, 1, 1024) ?? defaultThreadCount();
+  const text = await readFile(resolve(s.data), "utf8").catch((err: Error) => {
+    throw new AppError("trainer/failed", `Cannot read ${s.data}: ${err.message}`);
+  });
+  const chats = parseTrainChats(text, s.data);
+  const loss = trainLoss(s.loss, chats);
   const settings = loraSettingsSchema.parse({
     rank: intFlag("rank", s.rank, 1, 512),
     alpha: numberFlag("alpha", s.alpha, 0.001, 4096),
@@ -57,37 +113,23 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<voi
     learningRate: numberFlag("lr", s.lr, 1e-8, 1),
     contextSize: intFlag("window", s.window, 256, 131_072),
     targets: s.targets?.split(",").map((t) => t.trim()),
+    loss,
   });
   const session = new ModelSession(ctx.engine(), { modelPath: resolve(s.model), gpu: gpuFlag(s.gpu), threads });
   const { modelId } = await session.model(ctx.signal);
 
-  const text = await readFile(resolve(s.data), "utf8").catch((err: Error) => {
-    throw new AppError("trainer/failed", `Cannot read ${s.data}: ${err.message}`);
-  });
   const lines: string[] = [];
-  for (const [i, line] of text.split(/\r?\n/).entries()) {
-    if (!line.trim()) continue;
-    let parsed;
-    try {
-      parsed = lineSchema.safeParse(JSON.parse(line));
-    } catch {
-      parsed = undefined;
-    }
-    const messages = parsed?.success ? parsed.data.messages : undefined;
-    const last = messages?.at(-1);
-    if (!messages || last?.role !== "assistant" || messages.at(-2)?.role !== "user") {
-      throw new UsageError(
-        `${s.data}, line ${i + 1}: expected {"messages": [...]} ending with a user then an assistant message.`,
-      );
-    }
+  for (const chat of chats) {
+    const last = chat.messages.at(-1)!;
     const f = await session.engine.request(
       "engine/formatPrompt",
-      { modelId, messages: messages.slice(0, -1), answer: last.content },
+      { modelId, messages: chat.messages.slice(0, -1), answer: last.content },
       { signal: ctx.signal },
     );
-    lines.push(JSON.stringify({ id: `line-${i + 1}`, tokens: f.tokens, answer_start: f.answerStart }));
+    const sample: Record<string, unknown> = { id: `line-${chat.line}`, tokens: f.tokens, answer_start: f.answerStart };
+    if (loss === "kl" && chat.teacher) sample.teacher = chat.teacher;
+    lines.push(JSON.stringify(sample));
   }
-  if (lines.length === 0) throw new UsageError(`${s.data} has no training chats.`);
   const dir = await mkdtemp(join(tmpdir(), "prism-train-"));
   try {
     const dataPath = join(dir, "train.jsonl");
@@ -113,7 +155,7 @@ export async function trainCommand(args: string[], ctx: CliContext): Promise<voi
       },
     });
     ctx.stdout.write(
-      `wrote ${out} (${lines.length} samples, ${result.epochs.length} epochs, ${result.seconds.toFixed(1)} s)\n`,
+      `wrote ${out} (${lines.length} samples, loss ${loss}, ${result.epochs.length} epochs, ${result.seconds.toFixed(1)} s)\n`,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
