@@ -36,7 +36,7 @@ describe("stage 4 needs both labels", () => {
       queries,
       labels,
       features: { extract } as unknown as FeatureExtractor,
-      progress: new JobProgress("job"),
+      progress: new JobProgress("job", undefined, () => undefined),
       signal: undefined,
     }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "gate/insufficientData", detail: { distill, retain, minPerClass: 4 } });
