@@ -1,6 +1,7 @@
 import * as vscode from "vscode";
 import { isCancellation, toWireError } from "../../core/errors.js";
-import type { GateDecision, RouteResult } from "../../core/routing/Router.js";
+import { FirstTurnDecisions } from "../../core/routing/FirstTurnDecisions.js";
+import type { GateDecision, RouteResult, Router } from "../../core/routing/Router.js";
 import { toAbortSignal } from "../cancellation.js";
 import type { PrismService } from "../PrismService.js";
 import { historyToChatMessages, lmToChatMessages, messageText } from "./toChatMessages.js";
@@ -90,6 +91,10 @@ export function registerChat(context: vscode.ExtensionContext, service: PrismSer
   participant.iconPath = new vscode.ThemeIcon("git-compare");
   context.subscriptions.push(participant);
 
+  // The provider gets the whole conversation on every call and no conversation id: decisions are remembered per
+  // first user turn, and forgotten when the router (bundle, model) changes.
+  const decisions = new FirstTurnDecisions();
+  let decisionsRouter: Router | undefined;
   const provider: vscode.LanguageModelChatProvider = {
     provideLanguageModelChatInformation: () => {
       const config = service.config();
@@ -114,10 +119,21 @@ export function registerChat(context: vscode.ExtensionContext, service: PrismSer
       const lastUser = [...chat].reverse().find((m) => m.role === "user");
       if (!lastUser) throw new Error("PRISM needs at least one user message.");
       while (chat.length && chat[chat.length - 1]!.role !== "user") chat.pop();
+      const signal = toAbortSignal(token);
+      const configured = service.config().chatMode;
+      const mode = configured === "compare" ? "hard" : configured;
+      const router = await service.router(signal);
+      if (router !== decisionsRouter) {
+        decisions.clear();
+        decisionsRouter = router;
+      }
+      // The first user turn decides, once per conversation (as `@prism` does with its first reply's metadata).
+      const decision = router ? await decisions.decide(chat, mode, (first) => router.decide(first, signal)) : undefined;
       await service.route(lastUser.content, {
-        mode: service.config().chatMode === "compare" ? "hard" : service.config().chatMode,
-        signal: toAbortSignal(token),
+        mode,
+        signal,
         messages: chat,
+        decision,
         onChunk: (_side, text) => progress.report(new vscode.LanguageModelTextPart(text)),
       });
     },
