@@ -15,7 +15,15 @@ import { startEngine } from "./harness.js";
 /** What the engine must report for each fixture, and how its template must render a system + user turn. */
 const EXPECTED: Record<
   RealFixture,
-  { architecture: string; vocabSize: number; chatWrapper: string; systemRole: boolean; rendered: RegExp }
+  {
+    architecture: string;
+    vocabSize: number;
+    chatWrapper: string;
+    systemRole: boolean;
+    rendered: RegExp;
+    /** Text with the vendor's special tokens, tokenised with special tokens parsed. */
+    special: string;
+  }
 > = {
   llama3: {
     architecture: "llama",
@@ -23,6 +31,8 @@ const EXPECTED: Record<
     chatWrapper: "Llama 3",
     systemRole: true,
     rendered: /system<\|end_header_id\|>\n\nBe brief\.<\|eot_id\|><\|start_header_id\|>user<\|end_header_id\|>\n\nHi!/,
+    special:
+      "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
   },
   qwen2: {
     architecture: "qwen2",
@@ -31,6 +41,7 @@ const EXPECTED: Record<
     systemRole: true,
     rendered:
       /<\|im_start\|>system\nBe brief\.<\|im_end\|>\n<\|im_start\|>user\nHi!<\|im_end\|>\n<\|im_start\|>assistant\n$/,
+    special: "<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n<tool_call>\n{}\n</tool_call>",
   },
   qwen3: {
     architecture: "qwen3",
@@ -39,6 +50,7 @@ const EXPECTED: Record<
     systemRole: true,
     rendered:
       /<\|im_start\|>system\nBe brief\.<\|im_end\|>\n<\|im_start\|>user\nHi!<\|im_end\|>\n<\|im_start\|>assistant\n/,
+    special: "<|im_start|>assistant\n<think>\n\n</think>\n\nOK<|im_end|>",
   },
   gemma3: {
     architecture: "gemma3",
@@ -46,6 +58,7 @@ const EXPECTED: Record<
     chatWrapper: "Gemma",
     systemRole: false,
     rendered: /<start_of_turn>user\nBe brief\.\n\nHi!<end_of_turn>\n<start_of_turn>model\n$/,
+    special: "<bos><start_of_turn>user\nHi!<end_of_turn>\n<start_of_turn>model\n  two  spaces\n\n\n",
   },
   phi3: {
     architecture: "phi3",
@@ -53,6 +66,7 @@ const EXPECTED: Record<
     chatWrapper: "JinjaTemplate",
     systemRole: true,
     rendered: /<\|system\|>\nBe brief\.<\|end\|>\n<\|user\|>\nHi!<\|end\|>\n<\|assistant\|>\n$/,
+    special: "<|system|>\nBe brief.<|end|>\n<|user|>\nHi!<|end|>\n<|assistant|>\n",
   },
   mistral: {
     architecture: "llama",
@@ -60,6 +74,7 @@ const EXPECTED: Record<
     chatWrapper: "JinjaTemplate",
     systemRole: false,
     rendered: /\[INST\] Be brief\.\n\nHi! \[\/INST\]$/,
+    special: "<s>[INST] Be brief.\n\nHi! [/INST]",
   },
 };
 
@@ -130,7 +145,7 @@ describe.each(REAL_FIXTURES)("real-shape fixture %s", (name) => {
     }
   });
 
-  it("tokenises text exactly as the vendor's Hugging Face tokenizer does", async () => {
+  it("tokenises text and special tokens exactly as the vendor's Hugging Face tokenizer does", async () => {
     const hf = await vendorTokenizer(name);
     const model = await llama.loadModel({ modelPath: paths[name], vocabOnly: true });
     try {
@@ -140,6 +155,9 @@ describe.each(REAL_FIXTURES)("real-shape fixture %s", (name) => {
           ids: hf.encode(text, { add_special_tokens: false }),
         });
       }
+      // Special tokens as single ids, and whatever whitespace handling the vendor gives them (Phi-3's rstrip).
+      const { special } = expected;
+      expect(Array.from(model.tokenize(special, true))).toEqual(hf.encode(special, { add_special_tokens: false }));
     } finally {
       await model.dispose();
     }

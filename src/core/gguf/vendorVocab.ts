@@ -7,6 +7,10 @@ export interface HfAddedToken {
   /** True for control tokens (`<|im_start|>`); false for user-defined ones (`<think>`). */
   special: boolean;
   normalized?: boolean;
+  /** Whitespace after the token is stripped (llama.cpp knows this only for some models, by name). */
+  rstrip?: boolean;
+  /** Whitespace before the token is stripped. */
+  lstrip?: boolean;
 }
 
 /** The parts of a Hugging Face `tokenizer.json` the conversion reads. */

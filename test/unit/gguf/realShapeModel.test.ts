@@ -24,7 +24,7 @@ const sha256 = async (path: string): Promise<string> =>
     .update(await readFile(path))
     .digest("hex");
 
-// Each write is a 9 MB file (Llama 2's 32k vocabulary): about 0.5–1.5 s.
+// Each write is a 9 MB file (a 32k vocabulary): about 0.5–1.5 s.
 describe("writeRealShapeModel", { timeout: 30_000 }, () => {
   it("writes the phi3 layout with F16 matrices, F32 norms, the hyper-parameters and the vendor vocabulary", async () => {
     const path = join(dir, "phi3.gguf");

@@ -93,7 +93,7 @@ describe("buildVendorVocab on the vendor tokenizers", { timeout: 30_000 }, () =>
     expect(v.chatTemplate).toContain("<start_of_turn>");
   });
 
-  it("Phi-3 recipe: Llama 2's 32,000 + 11 chat tokens, padded to 32,064; EOS <|endoftext|>, EOT <|end|>, no BOS", async () => {
+  it("Phi-3 recipe: 32,000 SentencePiece + 11 chat tokens, padded to 32,064; EOS <|endoftext|>, EOT <|end|>, no BOS", async () => {
     const v = await vendorVocab("phi3");
     expect(v.tokens).toHaveLength(32_064);
     expect(v.ids).toEqual({ bos: 1, eos: 32_000, eot: 32_007, unk: 0, pad: 32_000 });
@@ -110,9 +110,10 @@ describe("buildVendorVocab on the vendor tokenizers", { timeout: 30_000 }, () =>
     expect(v.chatTemplate).toContain("<|assistant|>");
   });
 
-  it("Mistral recipe: Llama 2's SentencePiece, BOS added, [INST] template", async () => {
+  it("Mistral recipe: Mistral's SentencePiece (the llama2 package ships it), BOS added, [INST] template", async () => {
     const v = await vendorVocab("mistral");
     expect(v.tokens).toHaveLength(32_000);
+    expect(v.tokens[22_557]).toBe("▁Hello");
     expect(v.ids).toEqual({ bos: 1, eos: 2, unk: 0 });
     expect(v.addBos).toBe(true);
     expect(v.chatTemplate).toContain("[INST]");
