@@ -78,7 +78,7 @@ async function makeRealShapeModel(
   }
   const out = resolve(values.out ?? "");
   const { tokenizer, tokenizerConfig } = await readHfTokenizer(resolve(values["tokenizer-dir"]));
-  const model = await writeRealShapeModel(out, { fixture: arch, tokenizer, tokenizerConfig, seed });
+  const model = await writeRealShapeModel(out, { fixture: arch, tokenizer, tokenizerConfig, seed, signal: ctx.signal });
   ctx.stdout.write(
     `wrote ${out} (${model.bytes} bytes, ${model.architecture}, ${model.vocab.tokens.length} tokens, ` +
       `${model.parameterCount} parameters)\n`,
