@@ -29,6 +29,11 @@ const PREAMBLE_PREFIX = new RegExp(
   String.raw`^(?:${INTERJECTION}[!.,]*\s+)?(?:here(?:['’]s| is| are| goes)|below is|the following is)\b[^:?\n]*?\b(?:question|query|one|prompt)\b[^:?\n]*:\s*`,
   "i",
 );
+/** "A realistic question would be: …", "My question: …" — an introduction ending in a colon before the question. */
+const INTRO_PREFIX = new RegExp(
+  String.raw`^(?:${INTERJECTION}[!.,]*\s+)?(?:a|an|the|my|one|this|your)\b[^:?\n]{0,80}?\b(?:question|query)\b[^:?\n]{0,40}:\s+(?=\S)`,
+  "i",
+);
 const EMPHASIS = String.raw`(?:\*\*|__|\*|_)?`;
 const LABEL_WORD = String.raw`(?:question|query|q)`;
 /** `Question 3:`, `**Q1:**`, `Query —` */
@@ -104,7 +109,7 @@ function stripLead(line: string): { rest: string; marker?: Marker } {
       if (LABEL_LINE.test(rest)) marker ??= /\d/.test(rest) ? "questionLabel" : undefined;
       return { rest: "", marker };
     }
-    rest = rest.replace(PREAMBLE_PREFIX, "").replace(HEADING, "");
+    rest = rest.replace(PREAMBLE_PREFIX, "").replace(INTRO_PREFIX, "").replace(HEADING, "");
     if (BULLET.test(rest)) {
       marker ??= "bullet";
       rest = rest.replace(BULLET, "");

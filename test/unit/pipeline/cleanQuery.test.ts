@@ -77,6 +77,29 @@ describe("stage 1 query cleaning on real chat-model output", () => {
     });
   });
 
+  it.each([
+    [
+      "Here is a realistic, challenging question:\n\n**Question:** How does the CAP theorem constrain a globally replicated database during a network partition?\n\n**Why this question is challenging:** it needs depth.",
+      "How does the CAP theorem constrain a globally replicated database during a network partition?",
+    ],
+    [
+      "A realistic question would be: How do I migrate a Postgres table with 2 billion rows without downtime?",
+      "How do I migrate a Postgres table with 2 billion rows without downtime?",
+    ],
+    [
+      "Sure, here's a question for a Python expert:\n\n```python\nprint([i for i in range(3)][-1:])\n```\nWhat does this print, and why?",
+      "```python\nprint([i for i in range(3)][-1:])\n```\n\nWhat does this print, and why?",
+    ],
+    [
+      "Write a function in TypeScript that deep-merges two objects.\n\nRequirements:\n- Handle nested objects\n- Do not mutate inputs",
+      "Write a function in TypeScript that deep-merges two objects.\n\nRequirements:\n- Handle nested objects\n- Do not mutate inputs",
+    ],
+    [
+      "Question 12: Explain the Krebs cycle.\n\n(This question tests biochemistry knowledge.)",
+      "Explain the Krebs cycle.",
+    ],
+  ])("more real shapes: %j", (raw, query) => expect(cleanQuery(raw)).toEqual({ query }));
+
   it("keeps multi-line prose before the question", () => {
     const query =
       "A 45-year-old runner presents with exertional chest tightness.\nHis resting ECG and troponin are normal.\n\nWhat is the most appropriate next investigation, and why?";
