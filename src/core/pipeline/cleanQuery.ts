@@ -9,7 +9,7 @@ export const QUERY_DROP_REASONS = ["empty", "thoughtsOnly", "refusal", "tooShort
 /** Why a generated query was dropped. */
 export type QueryDropReason = (typeof QUERY_DROP_REASONS)[number];
 
-/** Shortest query kept: 15 characters or fewer are dropped (prism-method §3 stage 1). */
+/** Shortest query kept: 15 characters or fewer are dropped (docs/method.md §3.1). */
 export const MIN_QUERY_CHARS = 16;
 
 /** What {@link cleanQuery} made of one generation: the query, or why there is none. */

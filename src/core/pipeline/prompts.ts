@@ -68,8 +68,8 @@ const ANYWHERE_FORMS = [
  * The judge's verdict, accepted only where it stands as the answer (thoughts stripped first): exactly `A`, `B` or
  * `TIE` (any case, with punctuation, markdown or quotes around it, e.g. `**B**`), or a clear form such as
  * "Answer A", "A is better", "Verdict: B", "The better answer is B". The article in "a better answer" is not a
- * verdict. Text that states more than one verdict, or none, is a tie (prism-method §3: unparseable counts as
- * TIE).
+ * verdict. Text that states more than one verdict, or none, is a tie (the method counts anything unparseable as
+ * TIE; docs/method.md §3.3).
  */
 export function parseVerdict(output: string): Verdict {
   const lines = stripThoughts(output)
