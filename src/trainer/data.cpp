@@ -154,27 +154,54 @@ namespace {
 
 struct WindowWriter {
     Windows & w;
-    int64_t fill = 0; // positions used in the current window
+    bool isolate = true; // one sequence per sample; else the whole window is sequence 0 (one causal stream)
+    int64_t fill = 0;    // positions used in the current window
+    int32_t seq = -1;    // sequence of the sample being written
+    int64_t seq_start = 0;
 
     void open() {
-        w.tokens.resize((size_t) (w.count + 1) * w.n_ctx);
-        w.labels.resize((size_t) (w.count + 1) * w.n_ctx);
+        const size_t n = (size_t) (w.count + 1) * w.n_ctx;
+        w.tokens.resize(n);
+        w.labels.resize(n);
+        w.seq.resize(n);
+        w.pos.resize(n);
         w.answer_tokens.push_back(0);
         w.entropy_sum.push_back(0.0);
         ++w.count;
         fill = 0;
+        seq = isolate ? -1 : 0;
+        seq_start = 0;
     }
 
+    // Starts the next sample's sequence: positions restart at 0 and it attends only to itself.
+    void begin_sample() {
+        if (isolate) {
+            ++seq;
+            seq_start = fill;
+        }
+    }
+
+    // Room for one more sequence (a sample, plus one for the padding after it).
+    bool seq_room() const { return !isolate || seq + 2 < MAX_SEQS_PER_WINDOW; }
+
     void pad(int32_t pad_token) {
+        if (fill < w.n_ctx) {
+            begin_sample(); // padding is a sequence of its own, so it never widens a sample's attention
+        }
         for (; fill < w.n_ctx; ++fill) {
             const size_t i = (size_t) (w.count - 1) * w.n_ctx + fill;
             w.tokens[i] = pad_token;
             w.labels[i] = LABEL_MASKED;
+            w.seq[i] = seq;
+            w.pos[i] = (int32_t) (fill - seq_start);
         }
     }
 
     void put(int32_t token, int32_t label, double entropy) {
-        const size_t i = (size_t) (w.count - 1) * w.n_ctx + fill++;
+        const size_t i = (size_t) (w.count - 1) * w.n_ctx + fill;
+        w.seq[i] = seq;
+        w.pos[i] = (int32_t) (fill - seq_start);
+        ++fill;
         w.tokens[i] = token;
         w.labels[i] = label;
         if (label != LABEL_MASKED) {
@@ -190,6 +217,7 @@ Windows build_windows(const Data & data, const TrainOptions & opt, int32_t pad) 
     Windows w;
     w.n_ctx = opt.ctx;
     WindowWriter ww{w};
+    ww.isolate = opt.loss != LossMode::SFT_ALL && !opt.cross_sample_attention;
 
     if (opt.loss == LossMode::SFT_ALL) {
         // Upstream behaviour: one token stream, every next token is a target, samples may span two windows.
@@ -226,12 +254,13 @@ Windows build_windows(const Data & data, const TrainOptions & opt, int32_t pad) 
             ++w.skipped_samples;
             continue;
         }
-        if (w.count == 0 || !opt.pack || ww.fill + len > w.n_ctx) {
+        if (w.count == 0 || !opt.pack || ww.fill + len > w.n_ctx || !ww.seq_room()) {
             if (w.count > 0) {
                 ww.pad(pad);
             }
             ww.open();
         }
+        ww.begin_sample();
         for (int64_t j = 0; j < len; ++j) {
             int32_t label = LABEL_MASKED;
             double entropy = 0.0;

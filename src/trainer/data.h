@@ -43,6 +43,8 @@ struct Windows {
     int64_t count = 0;
     std::vector<int32_t> tokens;          // [count * n_ctx]
     std::vector<int32_t> labels;          // [count * n_ctx], see label ids above
+    std::vector<int32_t> seq;             // [count * n_ctx] sequence id: one per packed sample, padding its own
+    std::vector<int32_t> pos;             // [count * n_ctx] position within that sequence (restarts at 0)
     std::vector<int32_t> answer_tokens;   // trained positions per window
     std::vector<double> entropy_sum;      // sum of teacher entropies per window (KL)
     int64_t truncated_samples = 0;
@@ -59,5 +61,8 @@ void validate_tokens(const Data & data, int32_t n_vocab);
 // Cuts the samples into windows of exactly n_ctx tokens (trainer-design.md G2). sft/kl: whole samples, packed
 // greedily unless --no-pack, the rest padded with masked `pad` tokens; sft-all: one continuous stream.
 Windows build_windows(const Data & data, const TrainOptions & opt, int32_t pad);
+
+// Most sequences in one window: llama.cpp's unified KV cache takes sequence ids below LLAMA_MAX_SEQ (256).
+constexpr int32_t MAX_SEQS_PER_WINDOW = 256;
 
 } // namespace prism

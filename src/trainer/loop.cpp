@@ -120,6 +120,7 @@ void train_loop(Trainer & t) {
         t.order_train = take;
         t.order.insert(t.order.end(), t.eval_windows.begin(), t.eval_windows.end());
         t.label_calls = 0;
+        t.batch_calls = 0;
         t.sum_prev = 0.0;
         t.eval_loss_sum = t.eval_loss_count = 0.0;
         if (t.epoch_step == 0) {

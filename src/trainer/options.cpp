@@ -63,7 +63,7 @@ TrainOptions parse_train_options(int argc, char ** argv) {
         const std::string a = argv[i];
         // --resume takes an optional path, every other option except flags takes exactly one value
         const bool is_flag = a == "--allow-layer0" || a == "--no-pack" || a == "--truncate" ||
-            a == "--train-embeddings" || a == "--pack";
+            a == "--train-embeddings" || a == "--pack" || a == "--cross-sample-attention";
         if (a == "--resume") {
             o.resume = true;
             if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
@@ -76,6 +76,7 @@ TrainOptions parse_train_options(int argc, char ** argv) {
             if (a == "--no-pack") o.pack = false;
             if (a == "--pack") o.pack = true;
             if (a == "--truncate") o.truncate = true;
+            if (a == "--cross-sample-attention") o.cross_sample_attention = true;
             if (a == "--train-embeddings") o.train_embeddings = true;
             continue;
         }

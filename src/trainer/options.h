@@ -37,6 +37,7 @@ struct TrainOptions {
     std::string resume_path;                // default: the checkpoint next to --out
     int64_t max_steps = 0;                  // stop after this many optimizer steps in total; 0 = no limit
     bool pack = true;                       // pack several samples into one window (masked modes)
+    bool cross_sample_attention = false;    // packed samples see each other (the old behaviour; for comparison)
     bool truncate = false;                  // cut samples longer than the window instead of failing
     int32_t pad_token = -1;                 // input token of masked padding positions; -1 = EOS
     int progress_interval_ms = 100;         // minimum time between two step events (first and last always sent)

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -21,6 +22,12 @@
 
 // Exported by libllama but declared only in the internal llama-model.h; used to reach token_embd in full mode.
 const std::vector<std::pair<std::string, ggml_tensor *>> & llama_internal_get_tensor_map(const llama_model * model);
+
+// Patch 0006: positions and sequence ids of each training batch. Declared here, not in llama.h (see the patch);
+// weak, so a build with a patch subset still links and trains with one causal stream per window.
+extern "C" __attribute__((weak)) void llama_opt_set_batch_callback(llama_context * ctx,
+                                                                    void (*callback)(llama_batch * batch, void * ud),
+                                                                    void * ud);
 
 namespace prism {
 
@@ -80,6 +87,18 @@ static bool param_filter_none(const ggml_tensor *, void *) {
     return false; // LoRA mode: no base tensor is trainable; A/B are marked with ggml_set_param directly
 }
 
+// Gives every packed sample its own sequence (patch 0006 callback): positions restart at 0 and the training mask
+// of patch 0002 lets a token attend only to earlier tokens of the same sequence, so what was packed before a sample
+// cannot change its loss.
+static void write_batch(llama_batch * batch, void * ud) {
+    Trainer & t = *(Trainer *) ud;
+    const size_t base = (size_t) t.order[t.batch_calls++] * t.win.n_ctx;
+    for (int32_t i = 0; i < batch->n_tokens; ++i) {
+        batch->pos[i] = t.win.pos[base + i];
+        batch->seq_id[i][0] = t.win.seq[base + i];
+    }
+}
+
 // Writes the label rows of one window (patch 0003 callback), see data.h for the label ids.
 static void write_labels(ggml_tensor * labels, const llama_token * ids, int32_t n, void * ud) {
     Trainer & t = *(Trainer *) ud;
@@ -125,7 +144,7 @@ static std::string hash_config(const TrainOptions & o) {
     std::ostringstream ss;
     ss << o.full << o.train_embeddings << o.rank << ' ' << o.alpha << ' ' << o.layer_first << ' ' << o.layer_last << ' '
        << o.epochs << ' ' << o.lr << ' ' << o.wd << ' ' << o.warmup << ' ' << (int) o.schedule << ' ' << o.ctx << ' '
-       << o.eval_fraction << ' ' << (int) o.loss << ' ' << o.kl_temperature << ' ' << o.seed << ' ' << o.pack << ' '
+       << o.eval_fraction << ' ' << (int) o.loss << ' ' << o.kl_temperature << ' ' << o.seed << ' ' << o.pack << ' ' << o.cross_sample_attention << ' '
        << o.truncate << ' ' << o.init << ' ' << o.max_steps << ' ' << o.pad_token;
     for (const auto & s : o.targets) {
         ss << ',' << s;
@@ -229,6 +248,7 @@ int run_train(int argc, char ** argv) {
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t) t.opt.ctx; // G2: one ubatch = one window (also patch 0002)
     cp.n_seq_max = 1;
+    cp.kv_unified = true; // one cache stream that takes any sequence id below 256 (one per packed sample)
     cp.n_threads = cp.n_threads_batch = t.opt.threads;
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED; // G5: no backward pass
     cp.type_k = cp.type_v = GGML_TYPE_F32;              // G5: no F16 OUT_PROD on GPUs
@@ -280,6 +300,12 @@ int run_train(int argc, char ** argv) {
     }
     const bool kl = t.opt.loss == LossMode::KL;
     llama_opt_set_labels_callback(t.ctx, write_labels, &t, kl ? 1.0f / t.opt.kl_temperature : 1.0f);
+    const bool isolate = t.opt.loss != LossMode::SFT_ALL && !t.opt.cross_sample_attention;
+    if (isolate && llama_opt_set_batch_callback) {
+        llama_opt_set_batch_callback(t.ctx, write_batch, &t);
+    } else if (isolate) {
+        fprintf(stderr, "prism-trainer: warning: built without patch 0006, packed samples attend to each other\n");
+    }
 
     const int64_t per_epoch = (int64_t) t.train_windows.size();
     t.total_steps = per_epoch * t.opt.epochs;
@@ -308,6 +334,7 @@ int run_train(int argc, char ** argv) {
         .integer("steps", t.total_steps)
         .integer("warmupSteps", t.warmup)
         .integer("truncatedSamples", t.win.truncated_samples)
+        .boolean("sampleIsolation", isolate && llama_opt_set_batch_callback != nullptr)
         .integer("skippedSamples", t.win.skipped_samples)
         .integer("resumedFromStep", t.resumed_from)
         .emit();

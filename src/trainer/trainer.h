@@ -40,6 +40,7 @@ struct Trainer {
     std::vector<int64_t> order;
     int64_t order_train = 0;
     int64_t label_calls = 0;
+    int64_t batch_calls = 0;    // patch 0006 callbacks in the current llama_opt_epoch call
     std::vector<float> staging; // label rows for non-host label buffers
 
     // progress
