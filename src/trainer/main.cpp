@@ -18,6 +18,7 @@ namespace prism {
 int run_train(int argc, char ** argv);
 int run_check(int argc, char ** argv);
 int run_f32_copy(int argc, char ** argv);
+int run_inspect(int argc, char ** argv);
 } // namespace prism
 
 static void on_ggml_abort(const char * message) {
@@ -31,6 +32,7 @@ static void usage() {
             "usage: prism-trainer train --base <model.gguf> --data <samples.jsonl> --out <file.gguf> --threads N [options]\n"
             "       prism-trainer check [--expect-release <tag>]\n"
             "       prism-trainer f32-copy --in <model.gguf> --out <f32.gguf> --threads N\n"
+            "       prism-trainer inspect --base <model.gguf>\n"
             "       prism-trainer --version\n"
             "See src/trainer/README.md for all options, the JSON-lines events on stdout and the exit codes.\n");
 }
@@ -63,6 +65,9 @@ int main(int argc, char ** argv) {
     }
     if (cmd == "check") {
         return prism::run_check(argc - 2, argv + 2);
+    }
+    if (cmd == "inspect") {
+        return prism::run_inspect(argc - 2, argv + 2);
     }
     if (cmd == "f32-copy") {
         return prism::run_f32_copy(argc - 2, argv + 2);

@@ -4,6 +4,7 @@ import { ModelSession } from "../engine/ModelSession.js";
 import { AppError } from "../errors.js";
 import { FeatureExtractor } from "../features/FeatureExtractor.js";
 import { modelFingerprint, modelIdentity } from "../model/modelIdentity.js";
+import { assertTrainerSupport, inspectTrainerSupport, resolveLoraTargets } from "../model/trainerSupport.js";
 import { BUILTIN_RULE_JUDGES, PairwiseModelJudge, type Judge } from "../pipeline/judges.js";
 import { OpenAiGenerator } from "../pipeline/OpenAiGenerator.js";
 import type { Persona } from "../pipeline/personas.js";
@@ -88,6 +89,10 @@ export async function prepareDistillation(setup: DistillationSetup): Promise<Pre
   if (settings.queriesPerPersona === 0 && settings.userPrompts.length === 0) {
     throw new AppError("distill/emptyDataset", "Nothing to distil: no generated queries and no prompts of your own.");
   }
+  // Refuse a model stage 5 cannot train on now, not after hours of stages 1-4.
+  const support = await inspectTrainerSupport(modelPath, { trainerBinary: setup.trainerBinary, signal });
+  assertTrainerSupport(support, modelPath);
+  resolveLoraTargets(settings.lora.targets, support.targets);
   const jobDir = `${setup.outDir}.job`;
   const features = new FeatureExtractor({
     engine,

@@ -46,8 +46,21 @@ export interface InspectTrainerSupportOptions {
   signal?: AbortSignal;
 }
 
-// Used only without a trainer binary; prism-trainer asks llama.cpp, which knows every architecture.
-const SWA_ARCHITECTURES = new Set(["gemma2", "gemma3", "gemma3n", "cohere2", "llama4", "exaone4", "gpt-oss"]);
+// Used only without a trainer binary; prism-trainer asks llama.cpp, which knows every architecture. phi3 is not
+// here: llama.cpp ignores its sliding_window key and runs it with full attention.
+const SWA_ARCHITECTURES = new Set([
+  "gemma2",
+  "gemma3",
+  "gemma3n",
+  "gemma4",
+  "gemma-embedding",
+  "cohere2",
+  "llama4",
+  "exaone4",
+  "gpt-oss",
+  "smallthinker",
+  "granite-swa",
+]);
 const RECURRENT_ARCHITECTURES = new Set(["mamba", "mamba2", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7"]);
 const HYBRID_ARCHITECTURES = new Set([
   "jamba",
@@ -76,7 +89,7 @@ export async function inspectTrainerSupport(
   const gguf = await readGguf(modelPath, { signal: options.signal });
   const arch = getGgufValue(gguf, "general.architecture", GgufValueType.String) ?? "";
   const swaKey = getGgufValue(gguf, `${arch}.attention.sliding_window`, [GgufValueType.Uint32, GgufValueType.Int32]);
-  const nSwa = Number(swaKey ?? (SWA_ARCHITECTURES.has(arch) ? 1 : 0));
+  const nSwa = SWA_ARCHITECTURES.has(arch) ? Number(swaKey ?? 1) : 0;
   const hasSsm = gguf.kvs.some((kv) => kv.key.startsWith(`${arch}.ssm.`) || kv.key.startsWith(`${arch}.wkv.`));
   const recurrent = RECURRENT_ARCHITECTURES.has(arch);
   const hybrid = HYBRID_ARCHITECTURES.has(arch) || (hasSsm && !recurrent);
