@@ -31,7 +31,7 @@ describe("build:trainer", () => {
     expect(relative(ROOT, path)).toMatch(/^\.cache\/trainer\/[0-9a-f]{16}\/bin\/prism-trainer$/);
     accessSync(path, constants.X_OK);
     expect(execFileSync(path, ["--version"], { encoding: "utf8" })).toMatch(
-      /llama\.cpp v0\.4\.0, [0-9a-f]{12}, (cpu|cuda|vulkan|metal), patches 0001,0002,0003,0004,0005/,
+      /llama\.cpp v0\.4\.0, [0-9a-f]{12}, (cpu|cuda|vulkan|metal), patches 0001,0002,0003,0004,0005,0006,0007/,
     );
   });
 
@@ -57,18 +57,32 @@ describe("build:trainer", () => {
     }
   });
 
+  it("prints llama-quantize's path, keyed apart from the libraries (a patch change does not rebuild it)", () => {
+    const r = spawnSync(process.execPath, [script, "--print-quantize-path"], { encoding: "utf8" });
+    const path = r.stdout.trim();
+    expect(relative(ROOT, path)).toMatch(/^\.cache\/trainer\/tools-[0-9a-f]{16}\/bin\/llama-quantize$/);
+    expect(path.split("/").at(-3)).not.toBe(bin.split("/").at(-3));
+    const other = spawnSync(process.execPath, [script, "--print-quantize-path"], {
+      encoding: "utf8",
+      env: { ...process.env, PRISM_TRAINER_PATCHES: "0001,0003" },
+    });
+    expect(other.stdout.trim()).toBe(path);
+  });
+
   it("keeps small, documented patches that name their upstream replacement", () => {
     const dir = join(ROOT, "src/trainer/patches");
     const patches = readdirSync(dir)
       .filter((f) => f.endsWith(".patch"))
       .sort();
-    expect(patches.map((p) => p.slice(0, 4))).toEqual(["0001", "0002", "0003", "0004", "0005"]);
+    expect(patches.map((p) => p.slice(0, 4))).toEqual(["0001", "0002", "0003", "0004", "0005", "0006", "0007"]);
     const upstream: Record<string, RegExp> = {
       "0001": /PR #22704/,
       "0002": /PR #28520/,
       "0003": /Upstream: none yet/,
       "0004": /Upstream: none known/,
       "0005": /Upstream: none known/,
+      "0006": /Upstream: none known/,
+      "0007": /Upstream: none known/,
     };
     for (const p of patches) {
       const text = readFileSync(join(dir, p), "utf8");
