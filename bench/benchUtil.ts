@@ -2,7 +2,10 @@ import { existsSync, mkdirSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
+import { readHfTokenizer } from "../src/core/gguf/readHfTokenizer.js";
+import { REAL_SHAPE_MODEL_VERSION, writeRealShapeModel } from "../src/core/gguf/realShapeModel.js";
 import { BENCH_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
+import { tokenizerDir } from "../test/fixtures/realModels.js";
 
 /** Median of a sample. */
 export function median(xs: readonly number[]): number {
@@ -45,4 +48,47 @@ export async function writeBenchResult(name: string, figures: Record<string, num
     path,
     JSON.stringify({ ...previous, ...figures, machine: machine(), at: new Date().toISOString() }, null, 2),
   );
+}
+
+/**
+ * Qwen2.5-0.5B-Instruct's exact dimensions (24 blocks, width 896, 14/2 heads of 64, FFN 4864, tied embeddings,
+ * 151,936-token padded vocabulary, 32k context), with Qwen's real tokenizer and template and random weights.
+ */
+export const QWEN25_05B = Object.freeze({
+  shape: {
+    blocks: 24,
+    embeddingLength: 896,
+    headCount: 14,
+    headCountKv: 2,
+    headDim: 64,
+    feedForwardLength: 4864,
+    contextLength: 32_768,
+    tiedEmbeddings: true,
+  },
+  padVocabTo: 151_936,
+});
+
+/**
+ * The 0.5B-shaped benchmark model (F16, ~1 GB), written once into .cache/bench (~40 s). Never downloaded:
+ * speed does not depend on the weights' values.
+ */
+export async function qwen05bModelPath(): Promise<string> {
+  const dir = resolve(".cache", "bench");
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `qwen2.5-0.5b-shape-f16-v${REAL_SHAPE_MODEL_VERSION}.gguf`);
+  if (!existsSync(path)) {
+    const t = performance.now();
+    const { tokenizer, tokenizerConfig } = await readHfTokenizer(tokenizerDir("qwen2"));
+    const info = await writeRealShapeModel(path, {
+      fixture: "qwen2",
+      tokenizer,
+      tokenizerConfig,
+      seed: 1,
+      ...QWEN25_05B,
+    });
+    console.log(
+      `generated ${path}: ${(info.parameterCount / 1e6).toFixed(0)}M parameters in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
+  }
+  return path;
 }

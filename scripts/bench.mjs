@@ -11,6 +11,7 @@ const benches = [
   ["distill", "bench/distillBench.mts"],
   ["route", "bench/routeBench.mts"],
   ["trainer", "bench/trainerBench.ts"],
+  ["score", "bench/scoreBench.mts"],
 ];
 const only = process.argv.slice(2);
 const build = spawnSync(process.execPath, ["esbuild.mjs"], { stdio: "inherit" });
@@ -22,7 +23,8 @@ for (const [name, file] of benches) {
   if (r.status !== 0) console.log(`bench:${name} failed (exit ${r.status}); its row stays as last measured`);
 }
 
-const out = {};
+// Rows not re-measured in this run (or on this machine yet) stay as last recorded.
+const out = existsSync("bench/results.json") ? JSON.parse(readFileSync("bench/results.json", "utf8")) : {};
 for (const f of existsSync("bench/out") ? readdirSync("bench/out") : []) {
   if (f.endsWith(".json")) out[f.replace(/\.json$/, "")] = JSON.parse(readFileSync(join("bench/out", f), "utf8"));
 }
@@ -67,6 +69,12 @@ const rows = [
     "Trainer efficiency: train tok/s ÷ (prompt-eval tok/s ÷ 3), goal ≥ 0.8",
     f(out.trainer?.efficiency, 3),
     `${f(out.trainer?.trainTokPerS, 0)} train tok/s`,
+  ],
+  [
+    "Teacher scoring / prompt evaluation, 512-token answer, 151k vocabulary, 0.5B shape (goal ≤ 1.5)",
+    f(out.score?.nativeOverPrompt),
+    `${f(out.score?.nativeMsPerPosition, 1)} vs ${f(out.score?.fullMsPerPosition, 1)} ms/position before; ` +
+      `+${f(out.score?.nativeExtraRssMb, 0)} MB vs +${f(out.score?.fullExtraRssMb, 0)} MB peak RSS (before: ${out.score?.fullPositions ?? "–"} positions)`,
   ],
   [
     "Extension activation (goal ≤ 50 ms)",

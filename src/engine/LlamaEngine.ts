@@ -142,6 +142,7 @@ export class LlamaEngine {
       context = await loaded.model.createContext({
         contextSize,
         sequences: p.sequences,
+        batchSize: p.batchSize,
         threads: Math.min(p.threads ?? this.llamaThreads, this.llamaThreads),
         // Flash attention changes numerics between builds; keep results comparable across backends.
         flashAttention: false,

@@ -126,6 +126,11 @@ export const engineRequests = {
       sequences: z.number().int().min(1).max(64).default(1),
       adapters: z.array(adapterSpecSchema).max(8).default([]),
       threads: threads.optional(),
+      /**
+       * Tokens decoded per batch. Scoring keeps the logits of every scored position of one batch (vocabulary ×
+       * 4 bytes each, ~0.6 MB at 151k), so a smaller batch bounds its memory. Defaults to node-llama-cpp's.
+       */
+      batchSize: z.number().int().min(16).max(8192).optional(),
     }),
     result: z.object({
       contextId: handle,

@@ -21,6 +21,13 @@ export interface RealShapeModelOptions extends WriteGgufOptions {
   tokenizerConfig: HfTokenizerConfig;
   /** PRNG seed; same inputs and seed, same bytes. Defaults to 1. */
   seed?: number;
+  /**
+   * Widths replacing the recipe's, e.g. a vendor model's real dimensions for benchmarks (speed does not depend
+   * on the weights' values). Defaults to the recipe's small test shape.
+   */
+  shape?: Partial<Omit<ArchShape, "architecture">>;
+  /** Pad the vocabulary to this many tokens, as vendors pad `token_embd` (Qwen2.5: 151,936). Defaults to none. */
+  padVocabTo?: number;
 }
 
 /** What {@link writeRealShapeModel} wrote. */
@@ -48,17 +55,19 @@ export interface RealShapeModelInfo {
 export function realShapeLayout(
   fixture: RealShapeFixture,
   vocabSize: number,
-): { kvs: GgufKv[]; specs: ArchTensorSpec[] } {
+  shapeOverride: Partial<Omit<ArchShape, "architecture">> = {},
+): { kvs: GgufKv[]; specs: ArchTensorSpec[]; shape: ArchShape } {
   const recipe = realShapeRecipe(fixture);
+  const shape: ArchShape = { ...recipe.shape, ...shapeOverride };
   const kvs: GgufKv[] = [
     { key: "general.architecture", value: ggufValue.string(recipe.shape.architecture) },
     { key: "general.type", value: ggufValue.string("model") },
     { key: "general.name", value: ggufValue.string(recipe.name) },
     // ggml's LLAMA_FTYPE 1: mostly F16.
     { key: "general.file_type", value: ggufValue.u32(1) },
-    ...archHparamKvs(recipe.shape, vocabSize),
+    ...archHparamKvs(shape, vocabSize),
   ];
-  return { kvs, specs: archTensorSpecs(recipe.shape, vocabSize) };
+  return { kvs, specs: archTensorSpecs(shape, vocabSize), shape };
 }
 
 /**
@@ -71,8 +80,9 @@ export function realShapeLayout(
  */
 export async function writeRealShapeModel(path: string, options: RealShapeModelOptions): Promise<RealShapeModelInfo> {
   const recipe = realShapeRecipe(options.fixture);
-  const vocab = buildVendorVocab(options.tokenizer, options.tokenizerConfig, recipe.vocab);
-  const { kvs, specs } = realShapeLayout(options.fixture, vocab.tokens.length);
+  const vocabOptions = options.padVocabTo ? { ...recipe.vocab, padTo: options.padVocabTo } : recipe.vocab;
+  const vocab = buildVendorVocab(options.tokenizer, options.tokenizerConfig, vocabOptions);
+  const { kvs, specs, shape } = realShapeLayout(options.fixture, vocab.tokens.length, options.shape);
   const rng = new SeededRandom(options.seed ?? 1);
   const tensors: GgufTensorInput[] = specs.map((spec) => {
     const count = spec.dims.reduce((a, b) => a * b, 1);
@@ -99,6 +109,6 @@ export async function writeRealShapeModel(path: string, options: RealShapeModelO
     tensorCount: tensors.length,
     parameterCount,
     vocab,
-    shape: recipe.shape,
+    shape,
   };
 }
