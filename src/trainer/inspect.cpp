@@ -76,12 +76,11 @@ int run_inspect(int argc, char ** argv) {
         if (present.count(k)) targets.push_back(k);
     }
 
-    // Patch 0002 replaces the attention of the plain KV cache only; recurrent state and the iSWA cache keep the
-    // inference graph, where K/V gradients stop at the cache and a sliding-window cache drops old cells.
+    // Patches 0002 and 0008 train attention over the plain and the sliding-window KV cache; a recurrent state has
+    // no K/V to bypass, so gradients would stop there.
     std::string reason;
     if (recurrent) reason = "model/recurrent";
     else if (hybrid) reason = "model/hybrid";
-    else if (n_swa > 0) reason = "model/slidingWindow";
     else if (targets.empty()) reason = "model/noTargets";
 
     Event e("inspect");

@@ -229,9 +229,11 @@ int run_train(int argc, char ** argv) {
     if (!t.model) {
         fail(EXIT_MODEL, "model/loadFailed", "llama.cpp could not load " + model_path + " (see stderr for the reason)");
     }
-    if (llama_model_is_recurrent(t.model) || llama_model_is_hybrid(t.model) || llama_model_n_swa(t.model) > 0) {
+    // Patches 0002 and 0008 train attention over the plain and the sliding-window (iSWA) KV cache; recurrent state
+    // has no K/V to bypass.
+    if (llama_model_is_recurrent(t.model) || llama_model_is_hybrid(t.model)) {
         fail(EXIT_MODEL, "model/unsupported", "architecture '" + t.base.arch + "' is not supported: the training "
-             "build covers plain KV-cache attention only (no recurrent, hybrid or sliding-window models)");
+             "build covers attention over a KV cache only (no recurrent or hybrid models)");
     }
     const llama_vocab * vocab = llama_model_get_vocab(t.model);
     t.n_vocab = llama_vocab_n_tokens(vocab);

@@ -31,7 +31,7 @@ describe("build:trainer", () => {
     expect(relative(ROOT, path)).toMatch(/^\.cache\/trainer\/[0-9a-f]{16}\/bin\/prism-trainer$/);
     accessSync(path, constants.X_OK);
     expect(execFileSync(path, ["--version"], { encoding: "utf8" })).toMatch(
-      /llama\.cpp v0\.4\.0, [0-9a-f]{12}, (cpu|cuda|vulkan|metal), patches 0001,0002,0003,0004,0005,0006,0007/,
+      /llama\.cpp v0\.4\.0, [0-9a-f]{12}, (cpu|cuda|vulkan|metal), patches 0001,0002,0003,0004,0005,0006,0007,0008/,
     );
   });
 
@@ -74,7 +74,7 @@ describe("build:trainer", () => {
     const patches = readdirSync(dir)
       .filter((f) => f.endsWith(".patch"))
       .sort();
-    expect(patches.map((p) => p.slice(0, 4))).toEqual(["0001", "0002", "0003", "0004", "0005", "0006", "0007"]);
+    expect(patches.map((p) => p.slice(0, 4))).toEqual(["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]);
     const upstream: Record<string, RegExp> = {
       "0001": /PR #22704/,
       "0002": /PR #28520/,
@@ -83,6 +83,7 @@ describe("build:trainer", () => {
       "0005": /Upstream: none known/,
       "0006": /Upstream: none known/,
       "0007": /Upstream: none known/,
+      "0008": /Upstream: none known/,
     };
     for (const p of patches) {
       const text = readFileSync(join(dir, p), "utf8");

@@ -21,13 +21,16 @@ export const LORA_TARGETS = [
 /** A block weight a LoRA can adapt (see {@link LORA_TARGETS}). */
 export type LoraTarget = (typeof LORA_TARGETS)[number];
 
-/** Why prism-trainer cannot train a LoRA on a model (the trainer's own reason codes). */
+/**
+ * Why prism-trainer cannot train a LoRA on a model (the trainer's own reason codes). `model/slidingWindow` comes
+ * only from trainers built before patch 0008.
+ */
 export type TrainerUnsupportedReason = "model/slidingWindow" | "model/recurrent" | "model/hybrid" | "model/noTargets";
 
 /** What {@link inspectTrainerSupport} found out about a base model. */
 export interface TrainerSupport {
   architecture: string;
-  /** Sliding-window size of the attention; 0 = full attention. */
+  /** Sliding-window size of the attention; 0 = full attention (trainable either way). */
   nSwa: number;
   recurrent: boolean;
   hybrid: boolean;
@@ -46,21 +49,7 @@ export interface InspectTrainerSupportOptions {
   signal?: AbortSignal;
 }
 
-// Used only without a trainer binary; prism-trainer asks llama.cpp, which knows every architecture. phi3 is not
-// here: llama.cpp ignores its sliding_window key and runs it with full attention.
-const SWA_ARCHITECTURES = new Set([
-  "gemma2",
-  "gemma3",
-  "gemma3n",
-  "gemma4",
-  "gemma-embedding",
-  "cohere2",
-  "llama4",
-  "exaone4",
-  "gpt-oss",
-  "smallthinker",
-  "granite-swa",
-]);
+// Used only without a trainer binary; prism-trainer asks llama.cpp, which knows every architecture.
 const RECURRENT_ARCHITECTURES = new Set(["mamba", "mamba2", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7"]);
 const HYBRID_ARCHITECTURES = new Set([
   "jamba",
@@ -75,7 +64,7 @@ const HYBRID_ARCHITECTURES = new Set([
 /**
  * Can prism-trainer train a LoRA on `modelPath`, and on which weights? Asks `prism-trainer inspect` when the
  * binary has it (hyper-parameters as llama.cpp reads them, no weights loaded); otherwise reads the GGUF metadata
- * (architecture lists and `<arch>.attention.sliding_window`). Errors: `trainer/failed` when inspect itself fails
+ * (architecture lists, `ssm`/`wkv` keys). Errors: `trainer/failed` when inspect itself fails
  * (e.g. llama.cpp cannot load the file), and the errors of `readGguf`.
  */
 export async function inspectTrainerSupport(
@@ -88,13 +77,15 @@ export async function inspectTrainerSupport(
   }
   const gguf = await readGguf(modelPath, { signal: options.signal });
   const arch = getGgufValue(gguf, "general.architecture", GgufValueType.String) ?? "";
-  const swaKey = getGgufValue(gguf, `${arch}.attention.sliding_window`, [GgufValueType.Uint32, GgufValueType.Int32]);
-  const nSwa = SWA_ARCHITECTURES.has(arch) ? Number(swaKey ?? 1) : 0;
+  // informational only: sliding-window attention trains (patch 0008); llama.cpp ignores the key for some (phi3)
+  const nSwa = Number(
+    getGgufValue(gguf, `${arch}.attention.sliding_window`, [GgufValueType.Uint32, GgufValueType.Int32]) ?? 0,
+  );
   const hasSsm = gguf.kvs.some((kv) => kv.key.startsWith(`${arch}.ssm.`) || kv.key.startsWith(`${arch}.wkv.`));
   const recurrent = RECURRENT_ARCHITECTURES.has(arch);
   const hybrid = HYBRID_ARCHITECTURES.has(arch) || (hasSsm && !recurrent);
   const targets = presentLoraTargets(gguf.tensors.map((t) => (t.dims.length === 2 ? t.name : "")));
-  const reason = unsupportedReason(recurrent, hybrid, nSwa, targets);
+  const reason = unsupportedReason(recurrent, hybrid, targets);
   return { architecture: arch, nSwa, recurrent, hybrid, targets, supported: !reason, reason, source: "gguf" };
 }
 
@@ -111,7 +102,7 @@ export function assertTrainerSupport(support: TrainerSupport, modelPath: string)
   throw new AppError(
     "engine/unsupportedArchitecture",
     `The LoRA trainer cannot train on ${modelPath} (${support.architecture}): ${why[reason]}. Its training graph ` +
-      "covers full attention over a plain KV cache only; pick another base model.",
+      "covers attention over a KV cache only; pick another base model.",
     { component: "prism-trainer", ...support, reason },
   );
 }
@@ -153,12 +144,10 @@ export function resolveLoraTargets(requested: readonly LoraTarget[], present: re
 function unsupportedReason(
   recurrent: boolean,
   hybrid: boolean,
-  nSwa: number,
   targets: LoraTarget[],
 ): TrainerUnsupportedReason | null {
   if (recurrent) return "model/recurrent";
   if (hybrid) return "model/hybrid";
-  if (nSwa > 0) return "model/slidingWindow";
   if (targets.length === 0) return "model/noTargets";
   return null;
 }
