@@ -55,7 +55,8 @@ export interface ArchTensorSpec {
  * - phi3: fused `attn_qkv` (`[n_embd, n_embd + 2·n_embd_kv]`) and fused gate-up `ffn_up` (`[n_embd, 2·n_ff]`),
  *   no `ffn_gate`.
  *
- * Init: norms 1, biases 0, `token_embd` σ 1, `output` σ 2/√n_embd, other matrices σ 1/√fan_in.
+ * Init: norms 1, biases 0, `token_embd` σ 1 (1/√n_embd when tied to the output), `output` σ 2/√n_embd, other
+ * matrices σ 1/√fan_in.
  */
 export function archTensorSpecs(shape: ArchShape, vocabSize: number): ArchTensorSpec[] {
   const { architecture: arch, embeddingLength: n, feedForwardLength: ff, headDim } = shape;
@@ -70,7 +71,13 @@ export function archTensorSpecs(shape: ArchShape, vocabSize: number): ArchTensor
   });
 
   const specs: ArchTensorSpec[] = [
-    { name: "token_embd.weight", dims: [n, vocabSize], init: { kind: "normal", std: 1 } },
+    // Tied: the same matrix makes the logits, so at σ 1 the residual's copy of the last input token outweighs the
+    // blocks and a random model repeats its last prompt token ("\n") forever; σ 1/√n_embd gives varied text.
+    {
+      name: "token_embd.weight",
+      dims: [n, vocabSize],
+      init: { kind: "normal", std: shape.tiedEmbeddings ? 1 / Math.sqrt(n) : 1 },
+    },
   ];
   if (shape.llama3RopeFactors) {
     specs.push({

@@ -9,7 +9,7 @@ import { writeGguf, type GgufTensorInput, type WriteGgufOptions } from "./writeG
  * Version of what {@link writeRealShapeModel} writes for given inputs; bump it whenever the bytes change (layout,
  * init, vocabulary conversion), so cached fixtures keyed on it are remade.
  */
-export const REAL_SHAPE_MODEL_VERSION = 1;
+export const REAL_SHAPE_MODEL_VERSION = 2;
 
 /** Options of {@link writeRealShapeModel}. */
 export interface RealShapeModelOptions extends WriteGgufOptions {
