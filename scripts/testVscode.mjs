@@ -62,6 +62,18 @@ async function main() {
     console.log(`done in ${since(t)}`);
   }
 
+  {
+    // A real-shape model (Qwen3's vocabulary and template) for the suite that loads one in the compare panel; made
+    // here, under Node 20 with tsx, because the test bundle is CommonJS and cannot resolve the tokenizer packages.
+    const r = spawnSync(process.execPath, ["--import", "tsx", "test/fixtures/printRealModel.mts", "qwen3"], {
+      cwd: root,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    if (r.status !== 0) return fail("could not make the real-shape model fixture", r.status ?? 1);
+    process.env.PRISM_TEST_REAL_MODEL = r.stdout.trim().split("\n").pop();
+  }
+
   console.log("\n== VS Code integration tests (code-server + headless Chromium)");
   const t = Date.now();
   const { code, passing, failing } = await runChild();
@@ -181,6 +193,7 @@ async function runTestsPhase() {
       extensionTestsEnv: {
         PRISM_TEST_FIXTURES: fixtures,
         PRISM_TEST_RESULTS: resultsDir,
+        PRISM_TEST_REAL_MODEL: process.env.PRISM_TEST_REAL_MODEL ?? "",
         CS_TEST_LOGS_DIR: join(resultsDir, "logs"),
         ...(grep ? { PRISM_VSCODE_GREP: grep } : {}),
       },
