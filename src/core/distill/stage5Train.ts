@@ -6,6 +6,7 @@ import { AppError } from "../errors.js";
 import { readGguf } from "../gguf/readGguf.js";
 import { presentLoraTargets, resolveLoraTargets, type LoraTarget } from "../model/trainerSupport.js";
 import { personaMessages, studentMessages } from "../pipeline/studentPrompt.js";
+import { AtomicWriter } from "../util/AtomicWriter.js";
 import { writeFileAtomic } from "../util/writeFileAtomic.js";
 import type { DistillLabel, DistillQuery, QueryAnswers } from "./distillRecords.js";
 import type { DistillSettings, LoraSettings } from "./distillSettings.js";
@@ -132,7 +133,9 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
   const teacherContext = kl
     ? await session.context(
         "teacher",
-        { contextSize: Math.min(info.contextLength || 8192, 8192), threads: session.load.threads },
+        // 256-token batches bound the logits llama.cpp keeps while scoring (vocabulary × 4 bytes per row: ~155 MB at
+        // 151k); measured on the 0.5B shape, no slower than the default 512 (bench/scoreBench.mts).
+        { contextSize: Math.min(info.contextLength || 8192, 8192), threads: session.load.threads, batchSize: 256 },
         signal,
       )
     : undefined;
@@ -158,62 +161,71 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
     { signal },
   );
   const endOfTurn = probe.tokens.length > probe.answerStart ? probe.tokens[probe.answerStart] : undefined;
-  const lines: string[] = [];
-  for (const q of distill) {
-    signal?.throwIfAborted();
-    const record = answers.get(q.id)!;
-    const answer = record.persona;
-    const cut = record.personaStop === "maxTokens";
-    // The student prompt (no persona) followed by the persona's answer: the LoRA learns to answer like the
-    // persona without seeing it (prism-method §3 stage 5).
-    const f = await session.engine.request(
-      "engine/formatPrompt",
-      { modelId, messages: studentMessages(q.query), answer },
-      { signal },
-    );
-    let tokens = f.tokens;
-    const dropEnd = cut && endOfTurn !== undefined && tokens.length > f.answerStart && tokens.at(-1) === endOfTurn;
-    if (dropEnd) tokens = tokens.slice(0, -1);
-    if (cut) stats.cutAnswers++;
-    // The trainer refuses samples longer than its window; cut them here (counted) instead of failing the run.
-    if (f.answerStart >= window) {
-      stats.droppedSamples++;
-      progress.update(lines.length + stats.droppedSamples);
-      continue;
-    }
-    if (tokens.length > window) {
-      tokens = tokens.slice(0, window);
-      stats.truncatedSamples++;
-    }
-    const answerRows = tokens.length - f.answerStart;
-    const sample: Record<string, unknown> = { id: q.id, tokens, answer_start: f.answerStart };
-    if (teacherContext) {
-      // Defect D1 of the authors' code: the teacher must read the persona, or the KL gradient is ~0.
-      const t = await session.engine.request(
-        "engine/scoreTopK",
-        { contextId: teacherContext, messages: personaMessages(personas.get(q.personaId)!, q.query), answer, k: 64 },
+  const dataPath = join(jobDir, "train.jsonl");
+  // Streamed: with teacher rows a sample is ~0.5 MB of JSON (512 positions × top-64), too much to hold for all.
+  const data = new AtomicWriter(dataPath);
+  let written = 0;
+  try {
+    for (const q of distill) {
+      signal?.throwIfAborted();
+      const record = answers.get(q.id)!;
+      const answer = record.persona;
+      const cut = record.personaStop === "maxTokens";
+      // The student prompt (no persona) followed by the persona's answer: the LoRA learns to answer like the
+      // persona without seeing it (prism-method §3 stage 5).
+      const f = await session.engine.request(
+        "engine/formatPrompt",
+        { modelId, messages: studentMessages(q.query), answer },
         { signal },
       );
-      assertSameAnswer(q.id, f.tokens.slice(f.answerStart), t.tokens.slice(t.answerStart));
-      // one row per answer token kept (a dropped end of turn or a truncated tail loses its rows)
-      const rows = t.rows.slice(0, answerRows);
-      sample.teacher = { ids: rows.map((r) => r.ids), logp: rows.map((r) => round(r.logp)) };
+      let tokens = f.tokens;
+      const dropEnd = cut && endOfTurn !== undefined && tokens.length > f.answerStart && tokens.at(-1) === endOfTurn;
+      if (dropEnd) tokens = tokens.slice(0, -1);
+      if (cut) stats.cutAnswers++;
+      // The trainer refuses samples longer than its window; cut them here (counted) instead of failing the run.
+      if (f.answerStart >= window) {
+        stats.droppedSamples++;
+        progress.update(written + stats.droppedSamples);
+        continue;
+      }
+      if (tokens.length > window) {
+        tokens = tokens.slice(0, window);
+        stats.truncatedSamples++;
+      }
+      const answerRows = tokens.length - f.answerStart;
+      const sample: Record<string, unknown> = { id: q.id, tokens, answer_start: f.answerStart };
+      if (teacherContext) {
+        // Defect D1 of the authors' code: the teacher must read the persona, or the KL gradient is ~0.
+        const t = await session.engine.request(
+          "engine/scoreTopK",
+          { contextId: teacherContext, messages: personaMessages(personas.get(q.personaId)!, q.query), answer, k: 64 },
+          { signal },
+        );
+        assertSameAnswer(q.id, f.tokens.slice(f.answerStart), t.tokens.slice(t.answerStart));
+        // one row per answer token kept (a dropped end of turn or a truncated tail loses its rows)
+        const rows = t.rows.slice(0, answerRows);
+        sample.teacher = { ids: rows.map((r) => r.ids), logp: rows.map((r) => round(r.logp)) };
+      }
+      await data.write(`${JSON.stringify(sample)}\n`);
+      written++;
+      stats.samples++;
+      progress.update(written + stats.droppedSamples);
     }
-    lines.push(JSON.stringify(sample));
-    stats.samples++;
-    progress.update(lines.length + stats.droppedSamples);
+  } catch (err) {
+    await data.abort();
+    throw err;
   }
-  if (lines.length === 0) {
+  if (written === 0) {
+    await data.abort();
     throw new AppError(
       "distill/emptyDataset",
       `Every distill sample's prompt fills the trainer window (${window} tokens); raise lora.contextSize.`,
       stats,
     );
   }
-  const dataPath = join(jobDir, "train.jsonl");
-  await writeFileAtomic(dataPath, `${lines.join("\n")}\n`);
+  await data.commit();
 
-  progress.stage(5, 0, 1, `training the LoRA on ${lines.length} samples`);
+  progress.stage(5, 0, 1, `training the LoRA on ${written} samples`);
   const run = await trainer.train({
     basePath: settings.model.path,
     dataPath,
@@ -229,7 +241,7 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
       }
     },
   });
-  const result: TrainStageResult = { ...run, samples: lines.length, trainer: trainer.description, data: stats };
+  const result: TrainStageResult = { ...run, samples: written, trainer: trainer.description, data: stats };
   await writeFileAtomic(resultPath, JSON.stringify(result, null, 2));
   return result;
 }
