@@ -33,7 +33,8 @@ const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
 const answerTokens = Number(process.env.BENCH_ANSWER_TOKENS ?? 512);
 const fullPositions = Number(process.env.BENCH_FULL_POSITIONS ?? 128);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
-const batchSize = process.env.BENCH_BATCH ? Number(process.env.BENCH_BATCH) : undefined;
+// Stage 5's teacher context decodes 256-token batches (src/core/distill/stage5Train.ts); the prompt pass gets the same.
+const batchSize = Number(process.env.BENCH_BATCH ?? 256);
 const persona = "You are a meticulous senior software engineer who explains trade-offs with concrete examples.";
 const query = "How should I structure error handling in a TypeScript service that talks to three databases?";
 
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
   if (variant) return child(variant as Variant, modelPathArg!);
   const modelPath = process.env.BENCH_SCORE_MODEL ?? (await qwen05bModelPath());
   console.log(`machine: ${machine()}`);
-  console.log(`model ${modelPath}, threads ${threads}, batch ${batchSize ?? "default"}, ${runs} runs per variant`);
+  console.log(`model ${modelPath}, threads ${threads}, batch ${batchSize}, ${runs} runs per variant`);
   const prompt = runChild("prompt", modelPath);
   const native = runChild("native", modelPath);
   const full = runChild("full", modelPath);
