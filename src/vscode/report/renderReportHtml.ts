@@ -30,6 +30,14 @@ export interface ReportData {
     epochs?: Array<{ epoch: number; trainLoss: number | null; evalLoss: number | null }>;
     seconds?: number;
     samples?: number;
+    /** How the distill set was fitted to the trainer's window (stage 5); absent in bundles made before it. */
+    data?: {
+      window: number;
+      cutAnswers: number;
+      truncatedSamples: number;
+      droppedSamples: number;
+      targets: string[];
+    };
   };
   /** The bundle's `evaluation.json` (`prism eval` on a reference world), when there is one. */
   evaluation?: WorldEvaluation;
@@ -67,8 +75,15 @@ ${c ? `<table class="confusion" data-testid="report-confusion"><thead><tr><th></
 </section>
 <section><h2>LoRA training</h2>
 <p>${data.training?.samples ?? 0} samples · ${data.training?.epochs?.length ?? 0} epochs · ${num(data.training?.seconds, 1)} s</p>
+${trainingData(data.training?.data)}
 ${lossChart(data.training?.epochs ?? [])}
 </section></main></body></html>`;
+}
+
+/** What stage 5 did to fit the answers to the trainer (cut answers train without an end of turn). */
+function trainingData(d: NonNullable<ReportData["training"]>["data"]): string {
+  if (!d) return "";
+  return `<p data-testid="report-training-data">Window ${d.window} tokens · answers cut by the token limit (trained without an end of turn): ${d.cutAnswers} · truncated to the window: ${d.truncatedSamples} · dropped (prompt fills the window): ${d.droppedSamples} · adapted weights: ${esc(d.targets.join(", "))}</p>`;
 }
 
 function bar(fraction: number): string {

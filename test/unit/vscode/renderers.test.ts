@@ -98,6 +98,13 @@ describe("report HTML", () => {
           ],
           seconds: 12,
           samples: 4,
+          data: {
+            window: 256,
+            cutAnswers: 3,
+            truncatedSamples: 1,
+            droppedSamples: 0,
+            targets: ["attn_qkv", "<b>x</b>"],
+          },
         },
       },
       "vscode-webview://abc",
@@ -110,6 +117,9 @@ describe("report HTML", () => {
     expect(html).toMatch(/<polyline class="train" points="[\d.]+,[\d.]+ [\d.]+,[\d.]+"/);
     expect(html).toContain("40.0 %");
     expect(html).toContain("75.0 %");
+    expect(html).toContain("answers cut by the token limit (trained without an end of turn): 3");
+    expect(html).toContain("truncated to the window: 1");
+    expect(html).toContain("adapted weights: attn_qkv, &#60;b&#62;x&#60;/b&#62;");
   });
 });
 
