@@ -63,7 +63,7 @@ export interface DistillResult {
 const STATE_VERSION = 1;
 
 /**
- * The distillation job, stages 1–5 (prism-method §3) then the bundle. Every finished item is appended to its
+ * The distillation job, stages 1–5 (docs/method.md §3) then the bundle. Every finished item is appended to its
  * stage's JSONL log at once, with a seed derived from the job seed and the item, so a re-run after a crash,
  * kill or cancel continues where it stopped, repeats nothing, and produces exactly what an uninterrupted run
  * would. One process at a time holds the job (`job/locked`).
@@ -264,7 +264,7 @@ export class DistillJob {
         judge.concurrency,
         async ({ q, pass }, s) => {
           const a = answers.get(q.id)!;
-          // Both orders, so that a judge's position bias cancels out (prism-method §3 stage 3).
+          // Both orders, so that a judge's position bias cancels out (docs/method.md §3.3).
           const [answerA, answerB] = pass === 1 ? [a.base, a.persona] : [a.persona, a.base];
           const v = await judge.judge({
             question: q.query,
@@ -345,7 +345,8 @@ export function noQueriesError(settings: DistillSettings, records: readonly Quer
     dropped[reason] = (dropped[reason] ?? 0) + 1;
   }
   const reasons = Object.entries(dropped)
-    .sort(([, a], [, b]) => b - a)
+    // most frequent first; ties by name, since records arrive in whatever order the parallel generations finished
+    .sort(([ra, a], [rb, b]) => b - a || ra.localeCompare(rb))
     .map(([reason, n]) => `${reason} ${n}`)
     .join(", ");
   const order = new Map(settings.personas.map((p, i) => [p.id, i]));
