@@ -3,8 +3,6 @@
 //
 //   node scripts/buildTrainer.mjs               build what is missing or stale; silent when up to date
 //   node scripts/buildTrainer.mjs --print-path  print the binary path for the current inputs (exit 1 if not built)
-//   node scripts/buildTrainer.mjs --quantize    also build llama-quantize (same source; its own build dir and key)
-//   node scripts/buildTrainer.mjs --print-quantize-path  print llama-quantize's path (exit 1 if not built)
 //   options: --backend auto|cpu|cuda|vulkan|metal (env PRISM_TRAINER_BACKEND), --jobs N (env PRISM_TRAINER_JOBS),
 //            --force (rebuild the libraries), --verbose, --clean (remove work trees)
 //   env PRISM_TRAINER_PATCHES=0001,0003: apply only these patches (experiments; 0003 is required to link)
@@ -12,9 +10,8 @@
 // Layout under .cache/trainer/ (env PRISM_TRAINER_CACHE):
 //   work-<commit>-<backend>/{src,build}  patched source tree and cmake build dir, kept for fast incremental rebuilds
 //   <key>/{lib,include,bin}              key = hash(source commit, patches, backend, flags, cpu); what the trainer uses
-//   work-<commit>-<backend>/build-tools  second cmake build dir (tools + common on, static, CPU only) for llama-quantize
-//   tools-<key>/bin/llama-quantize       key = hash(source commit, tool flags, cpu); built once, not per patch set
 // Inference keeps node-llama-cpp's prebuilt libraries; the two builds exchange adapters as GGUF files only.
+// llama.cpp is built once: quantization is `prism-trainer quantize` (llama_model_quantize from the same library).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -30,17 +27,12 @@ const CACHE = path.resolve(process.env.PRISM_TRAINER_CACHE ?? path.join(ROOT, ".
 // Bump when the cmake recipe or the layout changes so old caches are not reused.
 const RECIPE_VERSION = 1;
 const EXE = process.platform === "win32" ? "prism-trainer.exe" : "prism-trainer";
-// Bump when the tools recipe changes. Kept apart from RECIPE_VERSION so the library key does not move.
-const TOOLS_RECIPE_VERSION = 1;
-const QUANTIZE_EXE = process.platform === "win32" ? "llama-quantize.exe" : "llama-quantize";
 
 class BuildError extends Error {}
 
 function parseArgs(argv) {
   const opts = {
     printPath: false,
-    printQuantizePath: false,
-    quantize: false,
     backend: process.env.PRISM_TRAINER_BACKEND ?? "auto",
     jobs: Number(process.env.PRISM_TRAINER_JOBS ?? 0) || os.availableParallelism(),
     force: false,
@@ -50,8 +42,6 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--print-path") opts.printPath = true;
-    else if (a === "--print-quantize-path") opts.printQuantizePath = true;
-    else if (a === "--quantize") opts.quantize = true;
     else if (a === "--backend") opts.backend = argv[++i];
     else if (a === "--jobs" || a === "-j") opts.jobs = Number(argv[++i]);
     else if (a === "--force") opts.force = true;
@@ -442,92 +432,7 @@ function isUpToDate(inp) {
   );
 }
 
-/**
- * The llama.cpp tools build (llama-quantize). The training patches do not touch quantization, and the library
- * key must not move, so the tools have their own cmake build dir and key: source commit + tool flags + CPU, not
- * the patch set. Static and CPU-only, so the binary runs on its own and no GPU toolkit is needed.
- */
-export function toolInputs(backendRequest = process.env.PRISM_TRAINER_BACKEND ?? "auto") {
-  const lib = trainerInputs(backendRequest);
-  const cpu = `${process.platform}-${process.arch}-${os.cpus()[0]?.model ?? "cpu"}`;
-  const flags = [
-    ...cmakeFlags("cpu").map((f) =>
-      f === "-DBUILD_SHARED_LIBS=ON"
-        ? "-DBUILD_SHARED_LIBS=OFF"
-        : f === "-DLLAMA_BUILD_TOOLS=OFF"
-          ? "-DLLAMA_BUILD_TOOLS=ON"
-          : f === "-DLLAMA_BUILD_COMMON=OFF"
-            ? "-DLLAMA_BUILD_COMMON=ON"
-            : f,
-    ),
-    "-DLLAMA_SUBPROCESS=OFF",
-  ];
-  const key = sha("tools", TOOLS_RECIPE_VERSION, lib.commit, flags, cpu).slice(0, 16);
-  const dir = path.join(CACHE, `tools-${key}`);
-  return {
-    commit: lib.commit,
-    key,
-    flags,
-    dir,
-    workDir: lib.workDir,
-    quantize: path.join(dir, "bin", QUANTIZE_EXE),
-  };
-}
-
-function buildQuantizeTool(tin, opts) {
-  if (!opts.force && fs.existsSync(tin.quantize)) return false;
-  requireTools();
-  const t0 = Date.now();
-  const src = path.join(tin.workDir, "src");
-  const build = path.join(tin.workDir, "build-tools");
-  fs.mkdirSync(path.join(tin.dir, "bin"), { recursive: true });
-  const log = path.join(tin.dir, "build.log");
-  fs.writeFileSync(log, "");
-  say(opts, `building llama-quantize ${tin.commit.slice(0, 12)} (cpu, ${opts.jobs} jobs); log: ${log}`);
-  // Reuse the library build's clone. Whatever training patch set is applied there does not change quantization,
-  // so the tree is only created here when missing, never reset (a reset would make the library build recompile).
-  if (!fs.existsSync(path.join(src, ".git"))) {
-    fs.rmSync(src, { recursive: true, force: true });
-    fs.mkdirSync(tin.workDir, { recursive: true });
-    let r = run("git", ["clone", "--quiet", BUNDLE, src], { log });
-    if (r.status !== 0) throw new BuildError(`git clone of the bundle failed:\n${r.stderr}`);
-    r = run("git", ["-C", src, "checkout", "--quiet", "--force", tin.commit], { log });
-    if (r.status !== 0) throw new BuildError(`git checkout failed:\n${r.stderr}`);
-  }
-  const generator = hasCommand("ninja") ? ["-G", "Ninja"] : [];
-  let r = run("cmake", ["-S", src, "-B", build, ...generator, ...tin.flags], { log, quiet: !opts.verbose });
-  if (r.status !== 0) throw new BuildError(`cmake configure (tools) failed, see ${log}\n${tail(r)}`);
-  r = run("cmake", ["--build", build, "--config", "Release", "--target", "llama-quantize", "-j", String(opts.jobs)], {
-    log,
-    quiet: !opts.verbose,
-  });
-  if (r.status !== 0) throw new BuildError(`cmake build (llama-quantize) failed, see ${log}\n${tail(r)}`);
-  const built = [path.join(build, "bin", QUANTIZE_EXE), path.join(build, "bin", "Release", QUANTIZE_EXE)].find((f) =>
-    fs.existsSync(f),
-  );
-  if (!built) throw new BuildError(`llama-quantize not found in ${build}/bin`);
-  const tmp = `${tin.quantize}.tmp-${process.pid}`;
-  fs.copyFileSync(built, tmp);
-  fs.chmodSync(tmp, 0o755);
-  fs.renameSync(tmp, tin.quantize);
-  const seconds = (Date.now() - t0) / 1000;
-  fs.writeFileSync(path.join(tin.dir, "build.json"), JSON.stringify({ commit: tin.commit, flags: tin.flags, seconds }));
-  say(opts, `llama-quantize built in ${seconds.toFixed(0)} s: ${tin.quantize}`);
-  return true;
-}
-
-/** Builds llama-quantize when missing (once per source commit and CPU) and returns its path. */
-export function buildQuantize(opts = {}) {
-  const o = { ...parseArgs([]), ...opts };
-  const tin = toolInputs(o.backend);
-  if (!o.force && fs.existsSync(tin.quantize)) return tin.quantize;
-  // The work tree lock: the library build resets and patches the same source tree.
-  return withLock(workLock(tin.workDir), () => {
-    buildQuantizeTool(tin, o);
-    return tin.quantize;
-  });
-}
-
+/** Keys that share a work tree (patch subsets of one commit and backend) reset and patch the same clone. */
 function workLock(workDir) {
   return path.join(CACHE, `.lock-${path.basename(workDir)}`);
 }
@@ -538,32 +443,22 @@ export function buildTrainer(opts = {}) {
   const inp = trainerInputs(o.backend);
   if (o.clean) {
     for (const f of fs.existsSync(CACHE) ? fs.readdirSync(CACHE) : []) {
-      if (f.startsWith("work-")) fs.rmSync(path.join(CACHE, f), { recursive: true, force: true });
+      // tools-*: the llama-quantize build of earlier versions (quantization now runs in prism-trainer)
+      if (f.startsWith("work-") || f.startsWith("tools-"))
+        fs.rmSync(path.join(CACHE, f), { recursive: true, force: true });
     }
   }
-  const binary = withLock(path.join(CACHE, `.lock-${inp.key}`), () => {
+  return withLock(path.join(CACHE, `.lock-${inp.key}`), () => {
     const stale = o.force || !fs.existsSync(path.join(inp.libDir, ".complete"));
     const libs = stale ? withLock(workLock(inp.workDir), () => buildLibraries(inp, o)) : false;
     buildBinary(inp, o, libs);
     return inp.binary;
   });
-  // outside the trainer's lock: a tools build takes minutes and must not block trainer rebuilds
-  if (o.quantize) buildQuantize({ ...o, force: false });
-  return binary;
 }
 
 function main() {
   try {
     const opts = parseArgs(process.argv.slice(2));
-    if (opts.printQuantizePath) {
-      const tin = toolInputs(opts.backend);
-      process.stdout.write(tin.quantize + "\n");
-      if (!fs.existsSync(tin.quantize)) {
-        process.stderr.write("[build:trainer] llama-quantize missing: run node scripts/buildTrainer.mjs --quantize\n");
-        process.exitCode = 1;
-      }
-      return;
-    }
     if (opts.printPath) {
       const inp = trainerInputs(opts.backend);
       process.stdout.write(inp.binary + "\n");

@@ -18,6 +18,7 @@ namespace prism {
 int run_train(int argc, char ** argv);
 int run_check(int argc, char ** argv);
 int run_f32_copy(int argc, char ** argv);
+int run_quantize(int argc, char ** argv);
 int run_inspect(int argc, char ** argv);
 } // namespace prism
 
@@ -31,6 +32,8 @@ static void usage() {
     fprintf(stderr,
             "usage: prism-trainer train --base <model.gguf> --data <samples.jsonl> --out <file.gguf> --threads N [options]\n"
             "       prism-trainer check [--expect-release <tag>]\n"
+            "       prism-trainer quantize --in <model.gguf> --out <quantized.gguf> --type Q8_0|Q4_K_M|Q4_0|Q5_K_M|Q6_K|F16|F32\n"
+            "                              --threads N [--allow-requantize]\n"
             "       prism-trainer f32-copy --in <model.gguf> --out <f32.gguf> --threads N\n"
             "       prism-trainer inspect --base <model.gguf>\n"
             "       prism-trainer --version\n"
@@ -68,6 +71,9 @@ int main(int argc, char ** argv) {
     }
     if (cmd == "inspect") {
         return prism::run_inspect(argc - 2, argv + 2);
+    }
+    if (cmd == "quantize") {
+        return prism::run_quantize(argc - 2, argv + 2);
     }
     if (cmd == "f32-copy") {
         return prism::run_f32_copy(argc - 2, argv + 2);

@@ -57,16 +57,14 @@ describe("build:trainer", () => {
     }
   });
 
-  it("prints llama-quantize's path, keyed apart from the libraries (a patch change does not rebuild it)", () => {
+  it("builds llama.cpp once: quantization is a trainer subcommand, not a second build", () => {
     const r = spawnSync(process.execPath, [script, "--print-quantize-path"], { encoding: "utf8" });
-    const path = r.stdout.trim();
-    expect(relative(ROOT, path)).toMatch(/^\.cache\/trainer\/tools-[0-9a-f]{16}\/bin\/llama-quantize$/);
-    expect(path.split("/").at(-3)).not.toBe(bin.split("/").at(-3));
-    const other = spawnSync(process.execPath, [script, "--print-quantize-path"], {
-      encoding: "utf8",
-      env: { ...process.env, PRISM_TRAINER_PATCHES: "0001,0003" },
-    });
-    expect(other.stdout.trim()).toBe(path);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("unknown option --print-quantize-path");
+    const usage = spawnSync(bin, ["--help"], { encoding: "utf8" });
+    expect(usage.stderr).toMatch(
+      /prism-trainer quantize --in <model\.gguf> --out <quantized\.gguf> --type Q8_0\|Q4_K_M/,
+    );
   });
 
   it("keeps small, documented patches that name their upstream replacement", () => {

@@ -1,8 +1,8 @@
 /**
- * Stage 5 on a quantized base. llama-quantize, built from the same bundled llama.cpp source as the trainer, turns
- * an F16 model into Q8_0 and Q4_K_M. prism-trainer trains a LoRA on each quantized file, using samples formatted
- * by the engine's chat template. The engine then loads the adapter on that quantized base, and its greedy answer
- * becomes the trained one.
+ * Stage 5 on a quantized base. `prism-trainer quantize` (llama.cpp's llama_model_quantize, in the library the
+ * trainer is built against) turns an F16 model into Q8_0 and Q4_K_M. prism-trainer trains a LoRA on each quantized
+ * file, using samples formatted by the engine's chat template. The engine then loads the adapter on that quantized
+ * base, and its greedy answer becomes the trained one.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +16,6 @@ import {
   byteModel,
   eventsOf,
   loraArgs,
-  quantizeBinary,
   randomWord,
   rng,
   runTrainer,
@@ -38,7 +37,6 @@ const SHAPE = {
 const ANSWER = "banana42";
 const TYPES: QuantizeType[] = ["Q8_0", "Q4_K_M"];
 
-let qbin = "";
 let bin = "";
 let f16 = "";
 let dir = "";
@@ -50,11 +48,10 @@ const blockWeights = async (path: string) =>
 
 beforeAll(async () => {
   bin = trainerBinary();
-  qbin = quantizeBinary();
   f16 = await byteModel(SHAPE);
   dir = mkdtempSync(join(tmpdir(), "prism-quantized-"));
   for (const type of TYPES) {
-    quantized.set(type, await quantizeModel(f16, join(dir, `base-${type}.gguf`), type, { binaryPath: qbin }));
+    quantized.set(type, await quantizeModel(f16, join(dir, `base-${type}.gguf`), type, { binaryPath: bin }));
   }
   engine = startEngine();
 }, 30 * 60_000);
@@ -64,7 +61,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("quantizeModel (llama-quantize from the bundled source)", () => {
+describe("quantizeModel (prism-trainer quantize)", () => {
   it("writes Q8_0: every block weight is Q8_0, no fallback, no partial file left", async () => {
     const q = quantized.get("Q8_0")!;
     expect(q.fallbackTensors).toEqual([]);
@@ -85,7 +82,7 @@ describe("quantizeModel (llama-quantize from the bundled source)", () => {
 
   it("falls back to 32-block types for rows narrower than 256 (n_embd 64) and reports those tensors", async () => {
     const tiny = await byteModel({ blocks: 2, weightType: "f16" });
-    const q = await quantizeModel(tiny, join(dir, "tiny-q4km.gguf"), "Q4_K_M", { binaryPath: qbin });
+    const q = await quantizeModel(tiny, join(dir, "tiny-q4km.gguf"), "Q4_K_M", { binaryPath: bin });
     expect(q.fallbackTensors).toContain("blk.1.attn_q.weight");
     const attnQ = (await blockWeights(q.path)).find((t) => t.name === "blk.1.attn_q.weight")!;
     expect(attnQ.type).toBe(GgmlType.Q5_0);
@@ -95,16 +92,40 @@ describe("quantizeModel (llama-quantize from the bundled source)", () => {
     expect((await rejection(quantizeModel(f16, join(dir, "x.gguf"), "Q8_0", { binaryPath: "/nope" }))).code).toBe(
       "trainer/notBuilt",
     );
-    expect((await rejection(quantizeModel("/nope.gguf", join(dir, "x.gguf"), "Q8_0", { binaryPath: qbin }))).code).toBe(
+    expect((await rejection(quantizeModel("/nope.gguf", join(dir, "x.gguf"), "Q8_0", { binaryPath: bin }))).code).toBe(
       "gguf/notFound",
     );
     const ac = new AbortController();
-    const pending = quantizeModel(f16, join(dir, "cancelled.gguf"), "Q4_K_M", { binaryPath: qbin, signal: ac.signal });
+    const pending = quantizeModel(f16, join(dir, "cancelled.gguf"), "Q4_K_M", { binaryPath: bin, signal: ac.signal });
     ac.abort();
     const err = await rejection(pending);
     expect((err as { name?: string }).name).toBe("AbortError");
     expect(existsSync(join(dir, "cancelled.gguf"))).toBe(false);
     expect(readdirSync(dir).filter((f) => f.includes(".partial-"))).toEqual([]);
+  });
+
+  it("prism-trainer quantize: coded failures for an unknown type and a refused requantize", async () => {
+    const unknown = await runTrainer(bin, [
+      "quantize",
+      "--in",
+      f16,
+      "--out",
+      join(dir, "y.gguf"),
+      "--type",
+      "Q3_K",
+      "--threads",
+      "1",
+    ]);
+    expect(unknown.code).toBe(2);
+    expect(eventsOf(unknown, "error")[0]?.code).toBe("usage/invalidOption");
+    // requantizing needs allowRequantize; the trainer's code and llama.cpp's reason come back in the error
+    const again = await rejection(
+      quantizeModel(quantized.get("Q8_0")!.path, join(dir, "y.gguf"), "Q4_0", { binaryPath: bin }),
+    );
+    expect(again.code).toBe("gguf/writeFailed");
+    expect(again.detail).toMatchObject({ exitCode: 4, trainerCode: "model/loadFailed" });
+    expect(JSON.stringify(again.detail)).toContain("requantizing from type q8_0 is disabled");
+    expect(readdirSync(dir).filter((f) => f.startsWith("y.gguf"))).toEqual([]);
   });
 });
 

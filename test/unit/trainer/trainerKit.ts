@@ -20,13 +20,6 @@ export function trainerBinary(): string {
   }).trim();
 }
 
-/** Builds llama-quantize when missing (a second cmake build, minutes, once per source commit) and returns its path. */
-export function quantizeBinary(): string {
-  const script = join(ROOT, "scripts/buildTrainer.mjs");
-  execFileSync(process.execPath, [script, "--quantize"], { stdio: ["ignore", "ignore", "inherit"] });
-  return execFileSync(process.execPath, [script, "--print-quantize-path"], { encoding: "utf8" }).trim();
-}
-
 /** A directory under .cache/trainer-fixtures keyed by `key`'s content, created on first use. */
 export function cacheDir(...key: unknown[]): string {
   const hash = createHash("sha256").update(JSON.stringify(key)).digest("hex").slice(0, 16);
