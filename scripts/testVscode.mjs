@@ -1,5 +1,5 @@
 // `npm run test:vscode`: the VS Code integration tests, offline, in a real extension host (code-server 4.139.1 =
-// VS Code 1.139.1, driven by headless Chromium; docs/vscode-test-host.md).
+// VS Code 1.139.1, driven by headless Chromium; docs/test-host.md).
 //
 //   1. scripts/setupTestHost.sh   (idempotent; ~0 s when set up)
 //   2. node esbuild.mjs           (the extension: dist/)

@@ -1,6 +1,6 @@
 // @vscode/test-cli configuration: an alternative to scripts/testVscode.mjs (which `npm run test:vscode` and CI use)
 // for running the VS Code integration tests with `vscode-test`. Both go through the offline code-server host
-// (test-host/vscodeShim.mjs, docs/vscode-test-host.md §6).
+// (test-host/vscodeShim.mjs, docs/test-host.md §6).
 //
 // It lives in test-host/ because test-cli resolves @vscode/test-electron from the config file's folder, and that
 // package is a dependency of test-host/, not of the extension. Prepare once with `node scripts/testVscode.mjs` (it

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A "VS Code executable" for @vscode/test-electron / @vscode/test-cli that runs the extension tests offline in
-// code-server (a real Node extension host) driven by headless Chromium. Design: docs/vscode-test-host.md §4–§8.
+// code-server (a real Node extension host) driven by headless Chromium. Design: docs/test-host.md §4–§8.
 //
 //   runTests({ vscodeExecutablePath: "<repo>/test-host/vscodeShim.mjs", extensionDevelopmentPath,
 //              extensionTestsPath, launchArgs: [<workspace>], extensionTestsEnv })
@@ -37,7 +37,7 @@ const EX_TIMEOUT = 124;
 const verbose = !!process.env.VERBOSE && process.env.VERBOSE !== "0";
 
 /**
- * Known harmless output of an offline run (docs/vscode-test-host.md §4) and the workbench's own info chatter, hidden
+ * Known harmless output of an offline run (docs/test-host.md §4) and the workbench's own info chatter, hidden
  * unless VERBOSE. A workbench message is dropped when its FIRST line matches, so that a test failure that merely
  * mentions one of these strings is still shown.
  */

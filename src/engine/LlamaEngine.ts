@@ -90,7 +90,7 @@ export class LlamaEngine {
       model = await llama.loadModel({
         modelPath: p.modelPath,
         gpuLayers: p.gpuLayers,
-        // llama.cpp's pooling type 1 is mean; the default (none) yields the last token's state (engine-notes §8).
+        // Pooling type 1 is mean; llama.cpp's default (none) gives the last token's state (docs/engine.md §8).
         metadataOverrides: p.pooling === "mean" ? await meanPoolingOverride(p.modelPath) : undefined,
       });
     } catch (err) {
@@ -204,7 +204,7 @@ export class LlamaEngine {
       if (m.role === "system" && !supportsSystem) pendingSystem.push(m.content);
       else if (m.role === "system") history.push({ type: "system", text: m.content });
       else if (m.role === "user") {
-        // prism-method §3 stage 2: persona + blank line + query when the template has no system role.
+        // docs/method.md §3.2: persona + blank line + query when the template has no system role.
         const text = pendingSystem.length ? `${pendingSystem.join("\n\n")}\n\n${m.content}` : m.content;
         pendingSystem = [];
         history.push({ type: "user", text });
@@ -324,7 +324,7 @@ export class LlamaEngine {
     const sequence = await this.acquireSequence(open, signal);
     try {
       await sequence.clearHistory();
-      // Scoring is only meaningful on the raw softmax, which node-llama-cpp gives at temperature 0 (engine-notes §7).
+      // Log-likelihoods need the raw softmax, which node-llama-cpp gives at temperature 0 (docs/engine.md §7).
       const firstScored = prompt.length - 1;
       const items = all.map((token, i) =>
         i >= firstScored && i < all.length - 1

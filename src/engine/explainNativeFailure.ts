@@ -22,7 +22,7 @@ const MODEL_RULES: Rule[] = [
   },
 ];
 
-/** llama.cpp log lines that name the cause of an adapter load failure (engine-notes §6). */
+/** llama.cpp log lines that name the cause of an adapter load failure (docs/engine.md §6). */
 const ADAPTER_RULES: Rule[] = [
   { pattern: /arch mismatch/i, code: "engine/adapterArchMismatch", reason: "adapter is for another architecture" },
   { pattern: /expect general\.type to be 'adapter'/i, code: "engine/notAnAdapter", reason: "file is not an adapter" },

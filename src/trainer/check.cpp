@@ -1,5 +1,5 @@
 // `prism-trainer check`: what this binary was built from and whether the training fixes are live
-// (trainer-design.md §3 self-check). Exits 5 on any failed probe.
+// (docs/trainer.md §3, self-check). Exits 5 on any failed probe.
 #include "events.h"
 
 #include "ggml-backend.h"

@@ -54,7 +54,7 @@ static void read_teacher(const JsonValue & teacher, Sample & s, TeacherRows & ro
             bad("data/invalid", where + ": teacher row " + std::to_string(r) + " needs equally long, non-empty ids/logp");
         }
         // The engine reports log-probabilities at temperature 0, i.e. logits minus a constant, so
-        // softmax(logp / T) over the row is exactly softmax(z_T[I_t] / T) of prism-method.md stage 5.
+        // softmax(logp / T) over the row is exactly softmax(z_T[I_t] / T) of docs/method.md §3.5.
         z.resize(row_ids.size());
         double zmax = -INFINITY;
         for (size_t i = 0; i < row_ids.size(); ++i) {

@@ -58,7 +58,7 @@ Data read_data(const std::string & path, const TrainOptions & opt);
 // Checks token ids against the model's vocabulary. Exits with EXIT_DATA on a bad id.
 void validate_tokens(const Data & data, int32_t n_vocab);
 
-// Cuts the samples into windows of exactly n_ctx tokens (trainer-design.md G2). sft/kl: whole samples, packed
+// Cuts the samples into windows of exactly n_ctx tokens (docs/trainer.md §4, G2). sft/kl: whole samples, packed
 // greedily unless --no-pack, the rest padded with masked `pad` tokens; sft-all: one continuous stream.
 Windows build_windows(const Data & data, const TrainOptions & opt, int32_t pad);
 

@@ -7,7 +7,7 @@
 
 namespace prism {
 
-// Exit codes (trainer-design.md §10). The host maps them to error codes; keep them stable.
+// Exit codes (docs/trainer.md §10). The host maps them to error codes; keep them stable.
 enum ExitCode : int {
     EXIT_OK        = 0,
     EXIT_USAGE     = 2,   // bad or unsupported option

@@ -1,4 +1,4 @@
-// GGUF files the trainer reads and writes: base-model tensor shapes, LoRA adapters (engine-notes.md §6), and the
+// GGUF files the trainer reads and writes: base-model tensor shapes, LoRA adapters (docs/engine.md §6), and the
 // context-length fix-up of fully fine-tuned models. All writes go to a temp file in the target directory, are
 // fsynced, and renamed over the destination, so readers never see a partial file.
 #pragma once

@@ -1,5 +1,5 @@
 // Minimal JSON reader for the training data lines (one object per line). It is small on purpose: the trainer
-// must not depend on anything but llama.cpp, and the input schema is tiny (trainer-design.md §10).
+// must not depend on anything but llama.cpp, and the input schema is tiny (docs/trainer.md §10).
 #pragma once
 
 #include <memory>

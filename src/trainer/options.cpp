@@ -155,7 +155,7 @@ TrainOptions parse_train_options(int argc, char ** argv) {
     if (o.gpu_layers < -1) usage("--gpu-layers must be >= -1 (-1 = all)");
     if (o.checkpoint_every < 0 || o.max_steps < 0) usage("--checkpoint-every and --max-steps must be >= 0");
     if (!o.full && o.layer_first == 0 && !o.allow_layer0) {
-        usage("block 0 must stay untouched (prism-method.md §5); pass --allow-layer0 to override");
+        usage("block 0 must stay untouched (docs/method.md §5); pass --allow-layer0 to override");
     }
     if (o.full && !o.init.empty()) usage("--init applies to LoRA mode only");
     if (o.layer_first < 0 || (o.layer_last >= 0 && o.layer_last < o.layer_first)) usage("--layers range is empty");

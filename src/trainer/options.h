@@ -1,4 +1,4 @@
-// Command-line options of `prism-trainer train` (documented in README.md; defaults follow prism-method.md §3).
+// Command-line options of `prism-trainer train` (documented in README.md; defaults follow docs/method.md §3.5).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// `prism-trainer train`: set-up of model, context, adapter and optimiser, following trainer-design.md §2 with the
+// `prism-trainer train`: set-up of model, context, adapter and optimiser, following docs/trainer.md §2 with the
 // gotchas of §4 handled here (G2 window size, G3 thread warm-up, G4 no repacking, G5 flash attention off and F32
 // K/V, G6 F32 trainables, G8 read-back of device tensors, G9 block 0 untouched).
 #include "trainer.h"

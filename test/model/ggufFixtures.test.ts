@@ -1,6 +1,6 @@
 /**
  * Loads the GGUF files our generators write into the real llama.cpp (in-process, through node-llama-cpp) and
- * checks they behave as engine-notes §6, §8 and §10 say. This is the one test file that imports node-llama-cpp
+ * checks they behave as docs/engine.md §6, §8 and §10 say. This is the one test file that imports node-llama-cpp
  * directly: it tests the files, not the engine.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -29,7 +29,7 @@ beforeAll(async () => {
   llama = await getLlama({
     build: "never",
     gpu: false,
-    // node-llama-cpp defaults to 4 threads here, which is orders of magnitude slower on 2 cores (engine-notes §4).
+    // node-llama-cpp defaults to 4 threads here: orders of magnitude slower on 2 cores (docs/engine.md §4).
     maxThreads: 1,
     logLevel: LlamaLogLevel.warn,
     logger: (level, message) => logs.push(`${level}: ${message}`),

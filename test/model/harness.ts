@@ -5,7 +5,7 @@ import { EngineProcess } from "../../src/core/engine/EngineProcess.js";
 /** The fixtures written by globalSetup. */
 export const fixtures = inject("fixtures");
 
-/** A real engine process from the built dist/engine.mjs. Tests use one thread (docs: engine-notes §4). */
+/** A real engine process from the built dist/engine.mjs. Tests use one thread (docs/engine.md §4). */
 export function startEngine(): EngineProcess {
   return new EngineProcess({ enginePath: resolve("dist/engine.mjs") });
 }

@@ -1,6 +1,6 @@
 /**
  * prism-trainer failure paths and their contract: one JSON `error` event with a code, the documented exit code
- * (trainer-design §10), and no partial output. Also cancellation and resume after a kill.
+ * (docs/trainer.md §10), and no partial output. Also cancellation and resume after a kill.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

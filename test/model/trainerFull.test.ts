@@ -1,7 +1,7 @@
 /**
  * Full fine-tuning (`--mode full`): every F32 tensor trains (token_embd too with --train-embeddings), the whole
  * model is saved with llama_model_save_to_file, keeps its real context length, and loads in node-llama-cpp.
- * A later issue pre-trains small models from scratch with this mode; trainer-design §7 uses it to make a
+ * A later issue pre-trains small models from scratch with this mode; docs/trainer.md §7 uses it to make a
  * random fixture base less random.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";

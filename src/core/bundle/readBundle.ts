@@ -98,7 +98,7 @@ async function checkAdapter(path: string, manifest: BundleManifest): Promise<voi
       `${path} is for architecture "${String(kv("general.architecture"))}", the base model is "${manifest.baseModel.architecture}".`,
     );
   }
-  // prism-method §5: the gate's input must not depend on the adapter.
+  // docs/method.md §5: the gate's input must not depend on the adapter.
   const limit = Math.max(protectedBlocks(manifest.featureSpec), manifest.adapter.firstBlock);
   const bad = gguf.tensors.find((t) => {
     const m = /^blk\.(\d+)\./.exec(t.name);

@@ -13,7 +13,7 @@ const decoding = (temperature: number, maxTokens: number) =>
     })
     .prefault({});
 
-/** LoRA training settings of stage 5 (prism-method §3, trainer-design §10). */
+/** LoRA training settings of stage 5 (docs/method.md §3.5, docs/trainer.md §10). */
 export const loraSettingsSchema = z
   .object({
     rank: z.number().int().min(1).max(512).default(16),

@@ -172,7 +172,7 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
       const answer = record.persona;
       const cut = record.personaStop === "maxTokens";
       // The student prompt (no persona) followed by the persona's answer: the LoRA learns to answer like the
-      // persona without seeing it (prism-method §3 stage 5).
+      // persona without seeing it (docs/method.md §3.5).
       const f = await session.engine.request(
         "engine/formatPrompt",
         { modelId, messages: studentMessages(q.query), answer },

@@ -1,6 +1,6 @@
 /**
  * The `gate.json` format: a trained gate's weights and normalisation statistics, its threshold, what feature it
- * reads, the base model it is bound to (prism-method §3 stage 4, "Validity") and its training metrics.
+ * reads, the base model it is bound to (docs/method.md §3.4, "Validity") and its training metrics.
  *
  * On disk it is one JSON object: the small fields first, pretty-printed so `head gate.json` shows them, then the
  * number arrays (`mean`, `std`, `w1`, `b1`, `w2`, `b2`, `w3`), one compact line each, values written with nine

@@ -72,7 +72,7 @@ const ADAM_EPS = 1e-8;
 const YIELD_EVERY_MS = 50;
 
 /**
- * Trains the routing gate (prism-method §3 stage 4): a stratified hold-out split, standardisation from the training
+ * Trains the routing gate (docs/method.md §3.4): a stratified hold-out split, standardisation from the training
  * split, an MLP trained with binary cross-entropy on class-balanced epochs (the minority class resampled to parity),
  * AdamW with a cosine schedule and early stopping on validation loss. Deterministic: the same samples, options and
  * seed give bit-identical weights.
@@ -171,7 +171,7 @@ export async function trainGate(
     try {
       options.onProgress?.(progress);
     } catch {
-      // House style §8: a throwing listener must not break the job.
+      // CONTRIBUTING.md §6: a throwing listener must not break the job.
     }
     if (validationLoss < best.loss) best = { loss: validationLoss, epoch, params: network.params.slice() };
     else if (epoch - best.epoch >= opts.patience) break;

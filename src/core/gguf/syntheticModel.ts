@@ -65,7 +65,7 @@ export interface SyntheticModelInfo {
   shape: SyntheticModelShape;
 }
 
-/** The tiny test model of engine-notes §10: 2 blocks, n_embd 64, 4 heads, FFN 128, context 256, F32, 468 KB. */
+/** The tiny test model of docs/engine.md §10: 2 blocks, n_embd 64, 4 heads, FFN 128, context 256, F32, 468 KB. */
 export const TINY_MODEL: Readonly<SyntheticModelShape> = Object.freeze({
   blocks: 2,
   embeddingLength: 64,
@@ -98,7 +98,7 @@ export interface LlamaTensorSpec {
 
 /**
  * The tensors of a llama model of `shape`, in file order: `token_embd`, `output_norm`, `output`, then per block
- * the attention and FFN weights. Init per engine-notes §10: norms 1; `token_embd` σ 1; `output` σ 2/√n_embd;
+ * the attention and FFN weights. Init per docs/engine.md §10: norms 1; `token_embd` σ 1; `output` σ 2/√n_embd;
  * every other matrix σ 1/√fan_in with fan_in = `ne[0]`.
  */
 export function llamaTensorSpecs(shape: SyntheticModelShape, vocabSize: number): LlamaTensorSpec[] {
@@ -322,7 +322,7 @@ export interface SyntheticAdapterInfo {
 }
 
 /**
- * Writes a LoRA adapter GGUF in the format llama.cpp v0.4.0 loads (engine-notes §6): `general.type = adapter`,
+ * Writes a LoRA adapter GGUF in the format llama.cpp v0.4.0 loads (docs/engine.md §6): `general.type = adapter`,
  * `general.architecture`, `adapter.type = lora`, `adapter.lora.alpha` (f32); for each base weight with
  * `ne = [n_in, n_out]`, `<name>.lora_a` with `ne = [n_in, r]` (σ 1/√n_in) and `<name>.lora_b` with
  * `ne = [r, n_out]` (σ `bStd`), all F32.

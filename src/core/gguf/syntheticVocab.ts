@@ -25,10 +25,10 @@ const BYTE = 6;
 /**
  * Builds a byte-level vocabulary.
  *
- * - `gpt2-bytes` (engine-notes §10): ids 0–255 are the bytes spelled with GPT-2's bytes-to-unicode map (type
+ * - `gpt2-bytes` (docs/engine.md §10): ids 0–255 are the bytes spelled with GPT-2's bytes-to-unicode map (type
  *   NORMAL), then `<s>` 256 (BOS), `</s>` 257 (EOS and padding), `<|im_start|>` 258, `<|im_end|>` 259 (CONTROL).
  *   Pre-tokenizer `default`, and an empty merges array, which llama.cpp requires to be present.
- * - `spm-bytes` (trainer-design §7): `<unk>` 0 (UNKNOWN), `<s>` 1 and `</s>` 2 (CONTROL), `<0x00>`…`<0xFF>`
+ * - `spm-bytes` (docs/trainer.md §7): `<unk>` 0 (UNKNOWN), `<s>` 1 and `</s>` 2 (CONTROL), `<0x00>`…`<0xFF>`
  *   3–258 (BYTE), all scores 0; then `<|im_start|>` 259 and `<|im_end|>` 260 (CONTROL). The two ChatML tokens
  *   are appended (not in the trainer spec's 259 tokens) so that the ChatML template tokenises its markers as
  *   single control tokens, exactly as with `gpt2-bytes`; llama.cpp picks `<|im_end|>` as EOT by its name.

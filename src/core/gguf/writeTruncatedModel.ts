@@ -29,7 +29,7 @@ const BLOCK_TENSOR = /^blk\.(\d+)\./;
  * Writes a copy of a GGUF model that keeps only its first `keepBlocks` transformer blocks: every non-block tensor
  * (`token_embd`, `output_norm`, `output`, rope factors, …) and the tensors of `blk.0 … blk.(k-1)`, with
  * `<arch>.block_count = k`. Loading it makes llama.cpp's "embedding" the hidden state after block k-1 through the
- * final norm (engine-notes §8), which node-llama-cpp cannot otherwise expose.
+ * final norm (docs/engine.md §8), which node-llama-cpp cannot otherwise expose.
  *
  * Works on real models: tensor bytes of any type are streamed verbatim, and KVs are copied as their original bytes
  * (so even a vocabulary with invalid UTF-8 stays identical). Per-layer arrays (`<arch>.*` numeric arrays as long as

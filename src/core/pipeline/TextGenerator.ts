@@ -56,7 +56,7 @@ export interface EngineGeneratorOptions {
 
 /**
  * Generates with the local engine: one context with several sequences, so that concurrent calls are
- * evaluated in the same batches (prism-method §7: hundreds of queries × two answers × two judge passes).
+ * evaluated in the same batches (docs/method.md §7: hundreds of queries × two answers × two judge passes).
  */
 export class EngineGenerator implements TextGenerator {
   readonly concurrency: number;

@@ -1,6 +1,6 @@
 import * as z from "zod";
 
-/** A persona: an expert or behaviour described as a system prompt (prism-method §8). */
+/** A persona: an expert or behaviour described as a system prompt (docs/method.md §8). */
 export const personaSchema = z.object({
   id: z.string().regex(/^[a-z0-9_-]{1,64}$/i, "ids are 1-64 letters, digits, _ or -"),
   /** The text used as the system message: the full-length persona. */
@@ -19,7 +19,7 @@ interface DefaultPersona extends Persona {
 
 /**
  * The 12 default personas: 8 task personas matching the MT-Bench categories and 4 behavioural ones. Our own
- * texts, in the spirit of the paper's set (prism-method §8). The pipeline uses the full length.
+ * texts, in the spirit of the paper's set (docs/method.md §8). The pipeline uses the full length.
  */
 export const DEFAULT_PERSONAS: readonly DefaultPersona[] = Object.freeze([
   {

@@ -1,7 +1,7 @@
 import type { ChatMessage } from "../../protocol/engineProtocol.js";
 import { stripThoughts } from "./stripThoughts.js";
 
-/** Stage 1 (prism-method §9.1): the model writes one question the persona would answer especially well. */
+/** Stage 1 (docs/method.md §9.1): the model writes one question the persona would answer especially well. */
 export function queryGenerationMessages(persona: string, index: number): ChatMessage[] {
   return [
     {
@@ -19,10 +19,10 @@ export function queryGenerationMessages(persona: string, index: number): ChatMes
   ];
 }
 
-/** Judge truncation per answer (prism-method §3 stage 3). */
+/** Judge truncation per answer (docs/method.md §3.3). */
 export const JUDGE_ANSWER_CHARS = 1500;
 
-/** Stage 3 (prism-method §9.2): one pairwise judgement, A vs B. */
+/** Stage 3 (docs/method.md §9.2): one pairwise judgement, A vs B. */
 export function judgeMessages(question: string, answerA: string, answerB: string): ChatMessage[] {
   return [
     {

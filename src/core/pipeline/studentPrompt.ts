@@ -1,7 +1,7 @@
 import type { ChatMessage } from "../../protocol/engineProtocol.js";
 
 /**
- * The student prompt of a query: the user turn alone, no persona (prism-method §2). The ONE function that builds
+ * The student prompt of a query: the user turn alone, no persona (docs/method.md §2). The ONE function that builds
  * it, used for gate training, gate inference and the LoRA's training input, so the three can never drift apart
  * (defect D2 of the authors' code: the gate was trained on prompt + answer but queried on the prompt).
  * The engine applies the model's chat template and the generation prompt.

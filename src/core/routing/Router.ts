@@ -52,7 +52,7 @@ export interface RouteOptions {
   onDecision?(decision: GateDecision): void;
   /**
    * The conversation to answer, ending with the prompt's user turn. The gate reads only `prompt` (the first
-   * turn's decision is reused in multi-turn chats, prism-method §3). Defaults to the prompt alone.
+   * turn's decision is reused in multi-turn chats, docs/method.md §4). Defaults to the prompt alone.
    */
   messages?: ChatMessage[];
   /** A decision to reuse instead of running the gate (follow-up turns). */

@@ -6,7 +6,7 @@ import { toAbortSignal } from "../cancellation.js";
 import type { PrismService } from "../PrismService.js";
 import { historyToChatMessages, lmToChatMessages, messageText } from "./toChatMessages.js";
 
-/** What a `@prism` reply remembers, so follow-up turns reuse the first turn's decision (prism-method §3). */
+/** What a `@prism` reply remembers, so follow-up turns reuse the first turn's decision (docs/method.md §4). */
 interface PrismChatMetadata {
   gate?: GateDecision;
   served?: "base" | "persona";

@@ -43,7 +43,7 @@ const ints = (file: GgufFile, key: string): number[] => {
 };
 
 describe("writeSyntheticModel", () => {
-  it("writes the tiny model of engine-notes §10: 21 tensors with the right shapes", async () => {
+  it("writes the tiny model of docs/engine.md §10: 21 tensors with the right shapes", async () => {
     expect(tiny.fileSize).toBe(468_128);
     const shapes = Object.fromEntries(tiny.tensors.map((t) => [t.name, [t.dims, t.type]]));
     expect(tiny.tensors).toHaveLength(21);
@@ -150,7 +150,7 @@ describe("writeSyntheticModel", () => {
     expect(getGgufValue(file, "general.file_type", GgufValueType.Uint32)).toBe(1);
   });
 
-  it("writes the spm-bytes vocabulary of trainer-design §7 plus ChatML tokens and ▁", async () => {
+  it("writes the spm-bytes vocabulary of docs/trainer.md §7 plus ChatML tokens and ▁", async () => {
     const path = join(dir, "spm.gguf");
     const info = await writeSyntheticModel(path, {
       vocab: "spm-bytes",

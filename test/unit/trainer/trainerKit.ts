@@ -28,7 +28,7 @@ export function cacheDir(...key: unknown[]): string {
   return dir;
 }
 
-/** A synthetic byte-vocabulary model (trainer-design G7), generated once per option set. */
+/** A synthetic byte-vocabulary model (docs/trainer.md §7), generated once per option set. */
 export async function byteModel(options: SyntheticModelOptions = {}): Promise<string> {
   const path = join(cacheDir("model", 1, options), "model.gguf");
   if (!existsSync(path)) {
