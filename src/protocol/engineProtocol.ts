@@ -206,9 +206,9 @@ export const engineRequests = {
   },
   /**
    * The teacher side of distillation: `messages` + `answer` formatted like `engine/formatPrompt` with an answer,
-   * teacher-forced at temperature 0 (the raw softmax); for each answer token (end of turn included) the `k`
-   * most likely token ids and their log-probabilities. Top-k is taken here so a 150k-token vocabulary never
-   * crosses the process boundary.
+   * teacher-forced; for each answer token (end of turn included) the `k` most likely token ids, highest first,
+   * and their log-probabilities renormalised over those k (the logits minus one constant per row). Top-k is
+   * chosen natively, so a 150k-token vocabulary never reaches JS or crosses the process boundary.
    */
   "engine/scoreTopK": {
     params: z.object({
