@@ -85,7 +85,7 @@ const rows = [
 const machine = out.engine?.machine ?? out.gate?.machine ?? out.route?.machine ?? "unknown";
 const date = new Date().toISOString().slice(0, 10);
 const table = [
-  `Measured ${date} on ${machine}. Absolute times on a shared 2-core CPU box are not representative; ratios are the figures.`,
+  `Last run ${date} on ${machine} (rows it did not re-measure keep their earlier figures). Absolute times on a shared 2-core CPU box are not representative; ratios are the figures.`,
   "",
   "| Benchmark | Result | Detail |",
   "|---|---|---|",
