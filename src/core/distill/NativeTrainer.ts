@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { AppError } from "../errors.js";
+import { onJsonLines } from "../util/onJsonLines.js";
 import type { Trainer, TrainerEvent, TrainerRun, TrainStageResult } from "./stage5Train.js";
 
 /** Options of {@link NativeTrainer}. */
@@ -158,13 +159,7 @@ export class NativeTrainer implements Trainer {
         if (stderr.length > 60) stderr.shift();
         this.options.onLog?.(line);
       });
-      createInterface({ input: child.stdout }).on("line", (line) => {
-        let event: TrainerEvent;
-        try {
-          event = JSON.parse(line) as TrainerEvent;
-        } catch {
-          return; // stdout carries only JSON lines; anything else is noise from a library
-        }
+      onJsonLines<TrainerEvent>(child.stdout, (event) => {
         if (event.event === "epoch" && typeof event.epoch === "number") {
           epochs.push({ epoch: event.epoch, trainLoss: num(event.loss), evalLoss: num(event.evalLoss) });
         } else if (event.event === "error") errorEvent = event;

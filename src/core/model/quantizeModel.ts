@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { AppError, abortError } from "../errors.js";
+import { onJsonLines } from "../util/onJsonLines.js";
 
 /** Quantization types offered by {@link quantizeModel} (llama.cpp's names; `prism-trainer quantize --type`). */
 export type QuantizeType = "Q8_0" | "Q4_K_M" | "Q4_0" | "Q5_K_M" | "Q6_K" | "F16" | "F32";
@@ -89,13 +90,7 @@ export async function quantizeModel(
         if (fallback) fallbackTensors.push(fallback[1]!);
         options.onLog?.(line);
       });
-      createInterface({ input: child.stdout }).on("line", (line) => {
-        let event: TrainerEvent;
-        try {
-          event = JSON.parse(line) as TrainerEvent;
-        } catch {
-          return; // stdout carries only JSON lines; anything else is noise from a library
-        }
+      onJsonLines<TrainerEvent>(child.stdout, (event) => {
         if (event.event === "error") errorEvent = event;
         else if (event.event === "saved") saved = true;
       });
