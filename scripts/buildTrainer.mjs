@@ -17,7 +17,9 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { tryPidLock } from "../src/core/jobs/pidLock.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TRAINER_DIR = path.join(ROOT, "src/trainer");
@@ -224,48 +226,28 @@ export function trainerInputs(backendRequest = process.env.PRISM_TRAINER_BACKEND
   };
 }
 
-function lockOwner(lockDir) {
-  try {
-    return Number(fs.readFileSync(path.join(lockDir, "pid"), "utf8")) || 0;
-  } catch {
-    return 0; // being created right now, or stale without a pid file
-  }
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0); // signal 0: existence check only
-    return true;
-  } catch (e) {
-    return e.code === "EPERM";
-  }
-}
-
-function withLock(lockDir, fn) {
-  fs.mkdirSync(path.dirname(lockDir), { recursive: true });
+/**
+ * Runs `fn` holding the lock file `lockFile` (src/core/jobs/pidLock.mjs, the job lock's implementation): another
+ * build of the same key waits for it, up to an hour; a dead builder's lock is taken over.
+ */
+async function withLock(lockFile, fn) {
+  fs.mkdirSync(path.dirname(lockFile), { recursive: true });
   const deadline = Date.now() + 60 * 60 * 1000;
   for (;;) {
-    try {
-      fs.mkdirSync(lockDir);
-      fs.writeFileSync(path.join(lockDir, "pid"), String(process.pid));
-      break;
-    } catch (e) {
-      if (e.code !== "EEXIST") throw e;
-      const owner = lockOwner(lockDir);
-      const alive = owner > 0 && isAlive(owner);
-      const age = Date.now() - (fs.statSync(lockDir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if ((!alive && owner > 0) || (owner === 0 && age > 30_000)) {
-        fs.rmSync(lockDir, { recursive: true, force: true });
-        continue;
+    // A builder killed between creating and writing its lock leaves it unreadable: taken over after 30 s.
+    const lock = await tryPidLock(lockFile, { staleUnreadableMs: 30_000 });
+    if (lock.acquired) {
+      try {
+        return await fn();
+      } finally {
+        await lock.release();
       }
-      if (Date.now() > deadline) throw new BuildError(`timed out waiting for another trainer build (${lockDir})`);
-      spawnSync(process.execPath, ["-e", "setTimeout(()=>{},1000)"]);
     }
-  }
-  try {
-    return fn();
-  } finally {
-    fs.rmSync(lockDir, { recursive: true, force: true });
+    if (Date.now() > deadline) {
+      const who = lock.holder ? `process ${lock.holder.pid} on ${lock.holder.host}` : "another process";
+      throw new BuildError(`timed out waiting for another trainer build (${who}, ${lockFile})`);
+    }
+    await sleep(1000);
   }
 }
 
@@ -434,11 +416,11 @@ function isUpToDate(inp) {
 
 /** Keys that share a work tree (patch subsets of one commit and backend) reset and patch the same clone. */
 function workLock(workDir) {
-  return path.join(CACHE, `.lock-${path.basename(workDir)}`);
+  return path.join(CACHE, `.${path.basename(workDir)}.lock`);
 }
 
 /** Builds whatever is stale and returns the binary's path. */
-export function buildTrainer(opts = {}) {
+export async function buildTrainer(opts = {}) {
   const o = { ...parseArgs([]), ...opts };
   const inp = trainerInputs(o.backend);
   if (o.clean) {
@@ -448,15 +430,15 @@ export function buildTrainer(opts = {}) {
         fs.rmSync(path.join(CACHE, f), { recursive: true, force: true });
     }
   }
-  return withLock(path.join(CACHE, `.lock-${inp.key}`), () => {
+  return withLock(path.join(CACHE, `.${inp.key}.lock`), async () => {
     const stale = o.force || !fs.existsSync(path.join(inp.libDir, ".complete"));
-    const libs = stale ? withLock(workLock(inp.workDir), () => buildLibraries(inp, o)) : false;
+    const libs = stale ? await withLock(workLock(inp.workDir), () => buildLibraries(inp, o)) : false;
     buildBinary(inp, o, libs);
     return inp.binary;
   });
 }
 
-function main() {
+async function main() {
   try {
     const opts = parseArgs(process.argv.slice(2));
     if (opts.printPath) {
@@ -468,7 +450,7 @@ function main() {
       }
       return;
     }
-    buildTrainer(opts);
+    await buildTrainer(opts);
   } catch (e) {
     if (!(e instanceof BuildError)) throw e;
     process.stderr.write(`[build:trainer] error: ${e.message}\n`);
@@ -476,4 +458,4 @@ function main() {
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
