@@ -8,7 +8,7 @@ import { AppError } from "../core/errors.js";
 import { FeatureExtractor } from "../core/features/FeatureExtractor.js";
 import { modelFingerprint, modelIdentity } from "../core/model/modelIdentity.js";
 import type { GpuChoice } from "../protocol/engineProtocol.js";
-import { cliCacheDir } from "./commands/distillCommand.js";
+import { cliCacheDir } from "./cliCacheDir.js";
 
 /** A bundle opened against its base model in the engine. */
 export interface OpenBundle {

@@ -1,69 +1,73 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createRouter } from "../../core/routing/createRouter.js";
 import { writeFileAtomic } from "../../core/util/writeFileAtomic.js";
 import { evaluateWorld } from "../../core/world/evaluateWorld.js";
 import { readWorld } from "../../core/world/readWorld.js";
 import type { WorldEvaluation } from "../../core/world/worldEvaluation.js";
-import { intFlag, UsageError, type CliContext } from "../CliContext.js";
 import { openBundle } from "../openBundle.js";
-
-export const EVAL_USAGE = "prism eval --world <dir> --bundle <b.prism> [--json] [--max-tokens N] [--no-save]";
+import { flagOption, stringOption } from "../options/CliOption.js";
+import { cliCommand } from "../options/cliCommand.js";
+import { BUNDLE_OPTION, jsonOption, maxTokensOption } from "../options/commonOptions.js";
 
 /**
  * `prism eval`: base, persona prompt and PRISM on the world's held-out prompts of both families. Saves the result
  * with every answer as `<bundle>/evaluation.json` (the report view shows it) unless `--no-save`.
  */
-export async function evalCommand(args: string[], ctx: CliContext): Promise<void> {
-  const { values: v, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
+export const evalCommand = cliCommand(
+  {
+    name: "eval",
+    summary: "score base, persona prompt and PRISM on a reference world's held-out prompts",
+    description:
+      "Answers the reference world's held-out prompts of both families with the base model, the persona prompt " +
+      "and PRISM (the bundle), and scores them: exact accuracy on discriminative prompts, the rubric on generative " +
+      "ones, win rates, and the gate's accuracy. The result, with every answer, is saved as " +
+      "<bundle>/evaluation.json, which the report view shows.",
     options: {
-      world: { type: "string" },
-      bundle: { type: "string" },
-      json: { type: "boolean" },
-      "max-tokens": { type: "string" },
-      "no-save": { type: "boolean" },
+      world: stringOption({ valueName: "<dir>", description: "the built reference world", required: true }),
+      bundle: BUNDLE_OPTION,
+      json: jsonOption("the scores"),
+      "max-tokens": maxTokensOption({ max: 4096, defaultText: "96" }),
+      "no-save": flagOption("do not write <bundle>/evaluation.json"),
     },
-  });
-  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}".`);
-  if (!v.world || !v.bundle) throw new UsageError("--world and --bundle are required.");
-  const world = await readWorld(v.world);
-  // The world's model is tiny: one thread is fastest (more only add hand-offs), and CPU is exact.
-  const threads = 1;
-  const { bundle, session } = await openBundle(ctx.engine(), v.bundle, {
-    model: world.modelPath,
-    threads,
-    gpu: "false",
-    signal: ctx.signal,
-  });
-  const router = createRouter({
-    session,
-    bundle,
-    featureCacheDir: join(bundle.dir, ".cache"),
-    contextSize: world.manifest.recipe.shape.contextLength,
-    threads,
-    gpu: "false",
-  });
-  const tty = (ctx.stderr as NodeJS.WriteStream).isTTY === true;
-  const result = await evaluateWorld({
-    world,
-    router,
-    bundleDir: bundle.dir,
-    gateValidationAccuracy: await validationAccuracy(bundle.dir),
-    maxTokens: intFlag("max-tokens", v["max-tokens"], 1, 4096),
-    signal: ctx.signal,
-    onProgress: (done, total) => {
-      if (tty) ctx.stderr.write(`\r\x1b[Keval: ${done}/${total} held-out prompts`);
-      else if (done === total || done % 20 === 0) ctx.stderr.write(`eval: ${done}/${total} held-out prompts\n`);
-    },
-  });
-  if (tty) ctx.stderr.write("\n");
-  if (!v["no-save"]) await writeFileAtomic(join(bundle.dir, "evaluation.json"), JSON.stringify(result, null, 2));
-  const { rows: _rows, ...summary } = result;
-  ctx.stdout.write(v.json ? `${JSON.stringify(summary, null, 2)}\n` : formatEvaluation(result));
-}
+  },
+  async ({ values: v }, ctx) => {
+    const world = await readWorld(v.world);
+    // The world's model is tiny: one thread is fastest (more only add hand-offs), and CPU is exact.
+    const threads = 1;
+    const { bundle, session } = await openBundle(ctx.engine(), v.bundle, {
+      model: world.modelPath,
+      threads,
+      gpu: "false",
+      signal: ctx.signal,
+    });
+    const router = createRouter({
+      session,
+      bundle,
+      featureCacheDir: join(bundle.dir, ".cache"),
+      contextSize: world.manifest.recipe.shape.contextLength,
+      threads,
+      gpu: "false",
+    });
+    const tty = (ctx.stderr as NodeJS.WriteStream).isTTY === true;
+    const result = await evaluateWorld({
+      world,
+      router,
+      bundleDir: bundle.dir,
+      gateValidationAccuracy: await validationAccuracy(bundle.dir),
+      maxTokens: v["max-tokens"],
+      signal: ctx.signal,
+      onProgress: (done, total) => {
+        if (tty) ctx.stderr.write(`\r\x1b[Keval: ${done}/${total} held-out prompts`);
+        else if (done === total || done % 20 === 0) ctx.stderr.write(`eval: ${done}/${total} held-out prompts\n`);
+      },
+    });
+    if (tty) ctx.stderr.write("\n");
+    if (!v["no-save"]) await writeFileAtomic(join(bundle.dir, "evaluation.json"), JSON.stringify(result, null, 2));
+    const { rows: _rows, ...summary } = result;
+    ctx.stdout.write(v.json ? `${JSON.stringify(summary, null, 2)}\n` : formatEvaluation(result));
+  },
+);
 
 async function validationAccuracy(bundleDir: string): Promise<number | null> {
   try {

@@ -1,21 +1,26 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import * as z from "zod";
 import { loraSettingsSchema } from "../../core/distill/distillSettings.js";
 import { NativeTrainer } from "../../core/distill/NativeTrainer.js";
 import { ModelSession } from "../../core/engine/ModelSession.js";
 import { AppError } from "../../core/errors.js";
-import { defaultThreadCount } from "../../core/util/defaultThreadCount.js";
 import { chatMessageSchema } from "../../protocol/engineProtocol.js";
-import { intFlag, numberFlag, UsageError, type CliContext } from "../CliContext.js";
+import { LORA_TARGETS } from "../../core/model/trainerSupport.js";
+import { UsageError } from "../CliContext.js";
+import { intOption, listOption, stringOption } from "../options/CliOption.js";
+import { cliCommand } from "../options/cliCommand.js";
+import {
+  ENGINE_OPTIONS,
+  JOB_SEED_MAX,
+  LORA_DEFAULTS,
+  LORA_OPTIONS,
+  lossOption,
+  MODEL_OPTION,
+  seedOption,
+} from "../options/commonOptions.js";
 import { trainerBinary } from "../trainerBinary.js";
-import { gpuFlag } from "./gpuFlag.js";
-
-export const TRAIN_USAGE =
-  "prism train --model <m.gguf> --data <chats.jsonl> --out <adapter.gguf> [--rank N] [--alpha A] [--epochs N] [--lr X] " +
-  "[--window N] [--first-block N] [--targets a,b] [--loss sft|kl] [--seed N] [--threads N] [--gpu-layers N] [--json]";
 
 const lineSchema = z.object({
   messages: z.array(chatMessageSchema).min(2),
@@ -62,9 +67,8 @@ export function parseTrainChats(text: string, file: string): TrainChat[] {
  * line); otherwise `kl` only when every chat carries a teacher, else `sft` — plain chats have nothing to distil
  * from.
  */
-export function trainLoss(flag: string | undefined, chats: readonly TrainChat[]): "sft" | "kl" {
-  if (flag === "sft" || flag === "kl") return flag;
-  if (flag !== undefined) throw new UsageError(`--loss must be sft or kl, got "${flag}".`);
+export function trainLoss(flag: "sft" | "kl" | undefined, chats: readonly TrainChat[]): "sft" | "kl" {
+  if (flag !== undefined) return flag;
   return chats.length > 0 && chats.every((c) => c.teacher !== undefined) ? "kl" : "sft";
 }
 
@@ -73,91 +77,105 @@ export function trainLoss(flag: string | undefined, chats: readonly TrainChat[])
  * message (`sft`, or `kl` to a teacher's top-k rows carried by every line). Each chat is formatted with the model's
  * own template by the engine, then trained by prism-trainer.
  */
-export async function trainCommand(args: string[], ctx: CliContext): Promise<void> {
-  const { values: v, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: Object.fromEntries(
-      [
-        "model",
-        "data",
-        "out",
-        "rank",
-        "alpha",
-        "epochs",
-        "lr",
-        "window",
-        "first-block",
-        "targets",
-        "seed",
-        "threads",
-        "gpu-layers",
-        "gpu",
-        "loss",
-      ].map((k) => [k, { type: "string" as const }]),
-    ) as Record<string, { type: "string" }>,
-  });
-  const s = v as Record<string, string | undefined>;
-  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}".`);
-  if (!s.model || !s.data || !s.out) throw new UsageError("--model, --data and --out are required.");
-  const threads = intFlag("threads", s.threads, 1, 1024) ?? defaultThreadCount();
-  const text = await readFile(resolve(s.data), "utf8").catch((err: Error) => {
-    throw new AppError("trainer/failed", `Cannot read ${s.data}: ${err.message}`);
-  });
-  const chats = parseTrainChats(text, s.data);
-  const loss = trainLoss(s.loss, chats);
-  const settings = loraSettingsSchema.parse({
-    rank: intFlag("rank", s.rank, 1, 512),
-    alpha: numberFlag("alpha", s.alpha, 0.001, 4096),
-    epochs: intFlag("epochs", s.epochs, 1, 1000),
-    learningRate: numberFlag("lr", s.lr, 1e-8, 1),
-    contextSize: intFlag("window", s.window, 256, 131_072),
-    targets: s.targets?.split(",").map((t) => t.trim()),
-    loss,
-  });
-  const session = new ModelSession(ctx.engine(), { modelPath: resolve(s.model), gpu: gpuFlag(s.gpu), threads });
-  const { modelId } = await session.model(ctx.signal);
+export const trainCommand = cliCommand(
+  {
+    name: "train",
+    summary: "train a LoRA adapter on chats with prism-trainer",
+    description:
+      'Trains a LoRA adapter on chats in the common form, one {"messages": [...]} per line, ending with a user then ' +
+      "an assistant message. Each chat is formatted with the model's own template; the loss is on the last " +
+      'assistant message: sft, or kl to a teacher\'s top-k rows that every line carries as "teacher" ' +
+      "(docs/trainer.md §10).",
+    options: {
+      model: MODEL_OPTION,
+      data: stringOption({ valueName: "<chats.jsonl>", description: "the training chats", required: true }),
+      out: stringOption({ valueName: "<adapter.gguf>", description: "the adapter to write", required: true }),
+      ...LORA_OPTIONS,
+      "first-block": intOption({
+        description: "the first block the LoRA adapts (the blocks below stay as they are)",
+        min: 0,
+        max: 10_000,
+        default: 1,
+      }),
+      targets: listOption({
+        description: "the block weights to adapt",
+        choices: LORA_TARGETS,
+        defaultText: LORA_DEFAULTS.targets.join(","),
+      }),
+      loss: lossOption("kl when every chat carries a teacher, else sft"),
+      seed: seedOption({ description: "the trainer's seed", max: JOB_SEED_MAX, default: 42 }),
+      ...ENGINE_OPTIONS,
+      "gpu-layers": intOption({
+        description: "model layers the trainer offloads to the GPU; -1 offloads all",
+        min: -1,
+        max: 10_000,
+        defaultText: "0",
+      }),
+    },
+  },
+  async ({ values: v }, ctx) => {
+    const text = await readFile(resolve(v.data), "utf8").catch((err: Error) => {
+      throw new AppError("trainer/failed", `Cannot read ${v.data}: ${err.message}`);
+    });
+    const chats = parseTrainChats(text, v.data);
+    const loss = trainLoss(v.loss, chats);
+    const settings = loraSettingsSchema.parse({
+      rank: v.rank,
+      alpha: v.alpha,
+      epochs: v.epochs,
+      learningRate: v.lr,
+      contextSize: v.window,
+      targets: v.targets,
+      loss,
+    });
+    const session = new ModelSession(ctx.engine(), { modelPath: resolve(v.model), gpu: v.gpu, threads: v.threads });
+    const { modelId } = await session.model(ctx.signal);
 
-  const lines: string[] = [];
-  for (const chat of chats) {
-    const last = chat.messages.at(-1)!;
-    const f = await session.engine.request(
-      "engine/formatPrompt",
-      { modelId, messages: chat.messages.slice(0, -1), answer: last.content },
-      { signal: ctx.signal },
-    );
-    const sample: Record<string, unknown> = { id: `line-${chat.line}`, tokens: f.tokens, answer_start: f.answerStart };
-    if (loss === "kl" && chat.teacher) sample.teacher = chat.teacher;
-    lines.push(JSON.stringify(sample));
-  }
-  const dir = await mkdtemp(join(tmpdir(), "prism-train-"));
-  try {
-    const dataPath = join(dir, "train.jsonl");
-    await writeFile(dataPath, `${lines.join("\n")}\n`);
-    const out = resolve(s.out);
-    const trainer = new NativeTrainer({
-      binaryPath: trainerBinary(),
-      threads,
-      gpuLayers: intFlag("gpu-layers", s["gpu-layers"], -1, 10_000),
-    });
-    const result = await trainer.train({
-      basePath: resolve(s.model),
-      dataPath,
-      outPath: out,
-      checkpointDir: dir,
-      settings,
-      firstBlock: intFlag("first-block", s["first-block"], 0, 10_000) ?? 1,
-      seed: intFlag("seed", s.seed, 0, 2 ** 31 - 1) ?? 42,
-      signal: ctx.signal,
-      onEvent: (e) => {
-        if (e.event === "epoch")
-          ctx.stderr.write(`epoch ${e.epoch}/${e.epochs}: loss ${String(e.loss)}, eval ${String(e.evalLoss)}\n`);
-      },
-    });
-    ctx.stdout.write(
-      `wrote ${out} (${lines.length} samples, loss ${loss}, ${result.epochs.length} epochs, ${result.seconds.toFixed(1)} s)\n`,
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+    const lines: string[] = [];
+    for (const chat of chats) {
+      const last = chat.messages.at(-1)!;
+      const f = await session.engine.request(
+        "engine/formatPrompt",
+        { modelId, messages: chat.messages.slice(0, -1), answer: last.content },
+        { signal: ctx.signal },
+      );
+      const sample: Record<string, unknown> = {
+        id: `line-${chat.line}`,
+        tokens: f.tokens,
+        answer_start: f.answerStart,
+      };
+      if (loss === "kl" && chat.teacher) sample.teacher = chat.teacher;
+      lines.push(JSON.stringify(sample));
+    }
+    const dir = await mkdtemp(join(tmpdir(), "prism-train-"));
+    try {
+      const dataPath = join(dir, "train.jsonl");
+      await writeFile(dataPath, `${lines.join("\n")}\n`);
+      const out = resolve(v.out);
+      const trainer = new NativeTrainer({
+        binaryPath: trainerBinary(),
+        threads: v.threads,
+        gpuLayers: v["gpu-layers"],
+      });
+      const result = await trainer.train({
+        basePath: resolve(v.model),
+        dataPath,
+        outPath: out,
+        checkpointDir: dir,
+        settings,
+        firstBlock: v["first-block"],
+        seed: v.seed,
+        signal: ctx.signal,
+        onEvent: (e) => {
+          if (e.event === "epoch")
+            ctx.stderr.write(`epoch ${e.epoch}/${e.epochs}: loss ${String(e.loss)}, eval ${String(e.evalLoss)}\n`);
+        },
+      });
+      ctx.stdout.write(
+        `wrote ${out} (${lines.length} samples, loss ${loss}, ${result.epochs.length} epochs, ${result.seconds.toFixed(1)} s)\n`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

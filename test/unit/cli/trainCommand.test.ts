@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseTrainChats, trainLoss } from "../../../src/cli/commands/trainCommand.js";
+import { PassThrough } from "node:stream";
+import type { CliContext } from "../../../src/cli/CliContext.js";
+import { parseTrainChats, trainCommand, trainLoss } from "../../../src/cli/commands/trainCommand.js";
 
 const chat = (teacher?: unknown) =>
   JSON.stringify({
@@ -28,7 +30,22 @@ describe("prism train on chats", () => {
     const plain = parseTrainChats(chat(), "d.jsonl");
     expect(trainLoss("kl", plain)).toBe("kl");
     expect(trainLoss("sft", parseTrainChats(chat(teacher), "d.jsonl"))).toBe("sft");
-    expect(() => trainLoss("ce", plain)).toThrow(expect.objectContaining({ code: "cli/usage" }));
+  });
+
+  it("refuses another --loss before reading anything", async () => {
+    const ctx: CliContext = {
+      signal: new AbortController().signal,
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      engine: () => {
+        throw new Error("a refused command line starts no engine");
+      },
+    };
+    const args = ["--model", "m.gguf", "--data", "/nonexistent/chats.jsonl", "--out", "a.gguf", "--loss", "ce"];
+    await expect(trainCommand(args, ctx)).rejects.toMatchObject({
+      code: "cli/usage",
+      message: '--loss must be one of kl, sft, got "ce".',
+    });
   });
 
   it("names the file and line of a chat that does not end with user → assistant", () => {
