@@ -4,7 +4,7 @@
  * where a limit or default differs between commands.
  */
 import { loraSettingsSchema } from "../../core/distill/distillSettings.js";
-import { formatFeatureSpec, parseFeatureSpec, type FeatureSpec } from "../../core/features/featureSpec.js";
+import { parseFeatureSpec, type FeatureSpec } from "../../core/features/featureSpec.js";
 import { defaultThreadCount } from "../../core/util/defaultThreadCount.js";
 import { gpuChoiceSchema } from "../../protocol/engineProtocol.js";
 import {
@@ -111,18 +111,16 @@ export function gateFeaturesOption<D = undefined>(o: {
   });
 }
 
-/** The text of a feature spec default, for help. */
-export const featureSpecText = formatFeatureSpec;
-
 /** `--fresh`: discard the job directory and start over instead of resuming. */
 export const FRESH_OPTION = flagOption("discard the unfinished job (<out>.job/) and start over instead of resuming");
+
+/** The LoRA settings the schema applies to absent fields. */
+export const LORA_DEFAULTS = loraSettingsSchema.parse({});
 
 /**
  * The LoRA settings `prism distill` and `prism train` share. Absent ones stay undefined so that the settings schema
  * (`loraSettingsSchema`) applies its defaults, the single source the extension uses too; help reads them from it.
  */
-/** The LoRA settings the schema applies to absent fields. */
-export const LORA_DEFAULTS = loraSettingsSchema.parse({});
 export const LORA_OPTIONS = {
   epochs: intOption({
     description: "training epochs of the LoRA",
