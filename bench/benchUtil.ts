@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { readHfTokenizer } from "../src/core/gguf/readHfTokenizer.js";
 import { REAL_SHAPE_MODEL_VERSION, writeRealShapeModel } from "../src/core/gguf/realShapeModel.js";
 import { BENCH_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
-import { tokenizerDir } from "../test/fixtures/realModels.js";
+import { tokenizerDir } from "../testkit/realModels.js";
 
 /** Median of a sample. */
 export function median(xs: readonly number[]): number {

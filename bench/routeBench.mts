@@ -11,7 +11,7 @@ import { EngineProcess } from "../src/core/engine/EngineProcess.js";
 import { ModelSession } from "../src/core/engine/ModelSession.js";
 import { createRouter } from "../src/core/routing/createRouter.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
-import { makeBundle } from "../test/fixtures/makeBundle.js";
+import { makeBundle } from "../testkit/makeBundle.js";
 import { benchModelPath, machine, median, writeBenchResult } from "./benchUtil.js";
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);

@@ -1,6 +1,6 @@
 /** `npm run soak`: 500 prompts in compare mode with random cancellations; prints memory and handles over time. */
 import { machine } from "./benchUtil.js";
-import { runSoak, slope } from "./runSoak.js";
+import { runSoak, slope } from "../testkit/runSoak.js";
 
 const prompts = Number(process.env.SOAK_PROMPTS ?? 500);
 console.log(`soak: ${prompts} prompts, compare mode, ~20 % cancelled mid-stream; ${machine()}`);

@@ -26,7 +26,7 @@ import {
   runTrainer,
   trainerBinary,
   writeJsonl,
-} from "../test/unit/trainer/trainerKit.js";
+} from "../testkit/trainerKit.js";
 
 const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
 const steps = Number(process.env.BENCH_STEPS ?? 6);

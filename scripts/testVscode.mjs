@@ -65,7 +65,7 @@ async function main() {
   {
     // A real-shape model (Qwen3's vocabulary and template) for the suite that loads one in the compare panel; made
     // here, under Node 20 with tsx, because the test bundle is CommonJS and cannot resolve the tokenizer packages.
-    const r = spawnSync(process.execPath, ["--import", "tsx", "test/fixtures/printRealModel.mts", "qwen3"], {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "testkit/printRealModel.mts", "qwen3"], {
       cwd: root,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],

@@ -5,7 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
-import { BOS, EOS, ROOT, bytes, randomWord, rng, writeJsonl } from "../test/unit/trainer/trainerKit.js";
+import { BOS, EOS, ROOT, bytes, randomWord, rng, writeJsonl } from "../testkit/trainerKit.js";
 
 async function main(): Promise<void> {
   const dir = join(ROOT, ".cache", "gpu-check");

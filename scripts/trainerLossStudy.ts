@@ -27,7 +27,7 @@ import {
   writeJsonl,
   type TrainerRun,
   type TrainerSample,
-} from "../test/unit/trainer/trainerKit.js";
+} from "../testkit/trainerKit.js";
 
 const dir = mkdtempSync(join(tmpdir(), "prism-loss-study-"));
 const THREADS = process.env.STUDY_THREADS ?? "1";

@@ -10,7 +10,7 @@ import { modelIdentity } from "../../src/core/model/modelIdentity.js";
 import { AppError, toWireError } from "../../src/protocol/errors.js";
 import { Messenger } from "../../src/protocol/Messenger.js";
 import { webviewRequests } from "../../src/protocol/webviewProtocol.js";
-import { makeBundle } from "../fixtures/makeBundle.js";
+import { makeBundle } from "../../testkit/makeBundle.js";
 import { RawEngine } from "./RawEngine.js";
 import { fixtures, loadModel, rejection, startEngine, user } from "./harness.js";
 

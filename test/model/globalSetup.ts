@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { writeFixtures, type Fixtures } from "../fixtures/writeFixtures.js";
+import { writeFixtures, type Fixtures } from "../../testkit/writeFixtures.js";
 
 /**
  * Builds dist/ (the tests fork the real dist/engine.mjs and dist/cli.mjs) and writes the generated GGUF

@@ -18,8 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readBundle } from "../../src/core/bundle/readBundle.js";
 import { inspectTrainerSupport } from "../../src/core/model/trainerSupport.js";
 import { ROUTE_MODES } from "../../src/core/routing/Router.js";
-import { quantizedRealModelPath, REAL_FIXTURES, type RealFixture } from "../fixtures/realModels.js";
-import { trainerBinary } from "../unit/trainer/trainerKit.js";
+import { quantizedRealModelPath, REAL_FIXTURES, type RealFixture } from "../../testkit/realModels.js";
+import { trainerBinary } from "../../testkit/trainerKit.js";
 
 const CLI = join(process.cwd(), "dist", "cli.mjs");
 const QUANTS = ["F16", "Q4_K_M"] as const;

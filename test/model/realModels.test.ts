@@ -1,5 +1,5 @@
 /**
- * The real-shape fixtures (vendor tensor layouts, vendor tokenizers and templates; see test/fixtures/realModels.ts)
+ * The real-shape fixtures (vendor tensor layouts, vendor tokenizers and templates; see testkit/realModels.ts)
  * in the real llama.cpp: each loads in the engine with the expected facts, formats a system + user conversation
  * with its template, and generates; and llama.cpp tokenises text exactly as the vendor's Hugging Face tokenizer
  * does (@lenml/tokenizers). The tokenisation check loads the vocabularies in-process through node-llama-cpp,
@@ -9,7 +9,7 @@ import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EngineProcess } from "../../src/core/engine/EngineProcess.js";
 import { PHI3_ADDED_TOKENS, realShapeRecipe } from "../../src/core/gguf/realShapeRecipes.js";
-import { REAL_FIXTURES, realModelPath, type RealFixture } from "../fixtures/realModels.js";
+import { REAL_FIXTURES, realModelPath, type RealFixture } from "../../testkit/realModels.js";
 import { startEngine } from "./harness.js";
 
 /** What the engine must report for each fixture, and how its template must render a system + user turn. */

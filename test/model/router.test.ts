@@ -10,7 +10,7 @@ import { writeSyntheticAdapter } from "../../src/core/gguf/syntheticModel.js";
 import { modelFingerprint, modelIdentity } from "../../src/core/model/modelIdentity.js";
 import { Router } from "../../src/core/routing/Router.js";
 import { RoutingLog } from "../../src/core/routing/RoutingLog.js";
-import { makeBundle } from "../fixtures/makeBundle.js";
+import { makeBundle } from "../../testkit/makeBundle.js";
 import { fixtures, rejection, startEngine, user } from "./harness.js";
 
 describe("router on a hand-made bundle", () => {

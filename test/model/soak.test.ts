@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runSoak, slope } from "../../bench/runSoak.js";
+import { runSoak, slope } from "../../testkit/runSoak.js";
 
 describe("soak (small)", () => {
   it(

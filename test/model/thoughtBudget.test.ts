@@ -7,7 +7,7 @@
  */
 import { getLlama, LlamaChat, LlamaLogLevel, QwenChatWrapper, type Llama, type LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { realModelPath } from "../fixtures/realModels.js";
+import { realModelPath } from "../../testkit/realModels.js";
 
 let llama: Llama;
 let model: LlamaModel;

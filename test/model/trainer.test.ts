@@ -22,7 +22,7 @@ import {
   trainerBinary,
   writeJsonl,
   type TrainerRun,
-} from "../unit/trainer/trainerKit.js";
+} from "../../testkit/trainerKit.js";
 
 const ANSWER = " banana42";
 const TARGETS = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];

@@ -33,7 +33,7 @@ import {
   sumAbs,
   trainerBinary,
   writeJsonl,
-} from "../unit/trainer/trainerKit.js";
+} from "../../testkit/trainerKit.js";
 
 let bin = "";
 let dir = "";

@@ -7,7 +7,7 @@ import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ROOT, trainerBinary } from "../unit/trainer/trainerKit.js";
+import { ROOT, trainerBinary } from "../../testkit/trainerKit.js";
 
 const script = join(ROOT, "scripts/buildTrainer.mjs");
 let bin = "";

@@ -20,7 +20,7 @@ import {
   trainerBinary,
   writeJsonl,
   type TrainerRun,
-} from "../unit/trainer/trainerKit.js";
+} from "../../testkit/trainerKit.js";
 
 let bin = "";
 let base = "";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareDistillation } from "../../src/core/distill/prepareDistillation.js";
 import type { EngineProcess } from "../../src/core/engine/EngineProcess.js";
-import { byteModel, trainerBinary } from "../unit/trainer/trainerKit.js";
+import { byteModel, trainerBinary } from "../../testkit/trainerKit.js";
 import { rejection, startEngine } from "./harness.js";
 
 let bin = "";

@@ -22,7 +22,7 @@ import {
   trainerBinary,
   writeJsonl,
   type TrainerSample,
-} from "../unit/trainer/trainerKit.js";
+} from "../../testkit/trainerKit.js";
 import { loadModel, rejection, startEngine, user } from "./harness.js";
 
 // n_embd and n_ff multiples of 256: k-quant rows need them (narrower rows fall back, see the test below)

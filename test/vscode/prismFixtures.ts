@@ -6,7 +6,7 @@ import { join } from "node:path";
 import * as vscode from "vscode";
 import { TINY_MODEL, writeSyntheticModel } from "../../src/core/gguf/syntheticModel";
 import type { PrismExtensionApi } from "../../src/vscode/activateFeatures";
-import { makeBundle } from "../fixtures/makeBundle";
+import { makeBundle } from "../../testkit/makeBundle";
 import { extension } from "./harness";
 
 /** The extension's API (activating it first: onStartupFinished may not have fired yet). */

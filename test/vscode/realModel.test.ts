@@ -7,7 +7,7 @@ import * as vscode from "vscode";
 import type { RouteResult } from "../../src/core/routing/Router";
 import type { PrismExtensionApi } from "../../src/vscode/activateFeatures";
 import { readGguf } from "../../src/core/gguf/readGguf";
-import { makeBundle } from "../fixtures/makeBundle";
+import { makeBundle } from "../../testkit/makeBundle";
 import { waitForRun } from "./compareView";
 import { screenshot } from "./harness";
 import { suite, suiteSetup, suiteTeardown, test } from "./mochaTdd";

@@ -7,7 +7,7 @@ import type { CliContext } from "../../../src/cli/CliContext.js";
 import { makeModelCommand } from "../../../src/cli/commands/makeModelCommand.js";
 import { GgufValueType } from "../../../src/core/gguf/ggufTypes.js";
 import { readGguf, requireGgufValue } from "../../../src/core/gguf/readGguf.js";
-import { REAL_MODELS_DIR, realModelPath, tokenizerDir } from "../../fixtures/realModels.js";
+import { REAL_MODELS_DIR, realModelPath, tokenizerDir } from "../../../testkit/realModels.js";
 
 let dir: string;
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import { GgmlType, GgufValueType } from "../../../src/core/gguf/ggufTypes.js";
 import { getGgufValue, readGguf, requireGgufValue } from "../../../src/core/gguf/readGguf.js";
 import { readHfTokenizer, type HfTokenizerFiles } from "../../../src/core/gguf/readHfTokenizer.js";
 import { realShapeLayout, writeRealShapeModel } from "../../../src/core/gguf/realShapeModel.js";
-import { tokenizerDir } from "../../fixtures/realModels.js";
+import { tokenizerDir } from "../../../testkit/realModels.js";
 
 let dir: string;
 let llama2: HfTokenizerFiles;

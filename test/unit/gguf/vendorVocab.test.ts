@@ -9,7 +9,7 @@ import {
   type HfTokenizerJson,
   type VendorVocab,
 } from "../../../src/core/gguf/vendorVocab.js";
-import { tokenizerDir, type RealFixture } from "../../fixtures/realModels.js";
+import { tokenizerDir, type RealFixture } from "../../../testkit/realModels.js";
 
 /** The vocabulary a fixture's recipe makes from its vendor tokenizer (parsed once per fixture). */
 const cache = new Map<RealFixture, Promise<VendorVocab>>();

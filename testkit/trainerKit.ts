@@ -1,16 +1,16 @@
 /**
- * Shared helpers of the prism-trainer tests (test/model/trainer*.test.ts) and bench/trainerBench.ts: the binary,
- * cached fixtures, running the trainer and reading adapters. Not a test file itself.
+ * Shared helpers of the prism-trainer tests (test/model/trainer*.test.ts), bench/trainerBench.ts and the trainer
+ * experiments (experiments/): the binary, cached fixtures, running the trainer and reading adapters.
  */
 import { spawn, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { readGguf, type GgufFile } from "../../../src/core/gguf/readGguf.js";
-import { writeSyntheticModel, type SyntheticModelOptions } from "../../../src/core/gguf/syntheticModel.js";
+import { readGguf, type GgufFile } from "../src/core/gguf/readGguf.js";
+import { writeSyntheticModel, type SyntheticModelOptions } from "../src/core/gguf/syntheticModel.js";
 
-export const ROOT = resolve(__dirname, "../../..");
+export const ROOT = resolve(__dirname, "..");
 
 /** Builds prism-trainer when missing or stale (minutes on a cold cache, ~0.1 s when cached) and returns its path. */
 export function trainerBinary(): string {

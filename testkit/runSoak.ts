@@ -11,7 +11,7 @@ import { modelIdentity } from "../src/core/model/modelIdentity.js";
 import { createRouter } from "../src/core/routing/createRouter.js";
 import { RoutingLog } from "../src/core/routing/RoutingLog.js";
 import { SeededRandom } from "../src/core/util/SeededRandom.js";
-import { makeBundle } from "../test/fixtures/makeBundle.js";
+import { makeBundle } from "./makeBundle.js";
 
 /** One measurement during a soak. */
 export interface SoakSample {
