@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixtures } from "./harness.js";
@@ -51,13 +52,28 @@ describe("prism CLI", () => {
     [["chat", "hello"], 2, /error \[cli\/usage\]: --model is required/],
     [["info", "m.gguf", "--threads=-2"], 2, /error \[cli\/usage\]: --threads must be an integer/],
     [["info", "m.gguf", "--gpu", "tpu"], 2, /error \[cli\/usage\]: --gpu must be one of/],
-    [["info", "m.gguf", "--bogus"], 2, /error \[cli\/usage\]: Unknown option '--bogus'/],
+    [["info", "m.gguf", "--bogus"], 2, /error \[cli\/usage\]: Unknown option '--bogus'; "prism info --help" lists/],
     [["frobnicate"], 2, /error \[cli\/usage\]: unknown command "frobnicate"/],
     [["distill", "--model", "m.gguf", "--out", "b.prism", "--loss", "mse"], 2, /error \[cli\/usage\]: --loss must be/],
   ])("%j exits %i with a coded message", (args, code, message) => {
     const r = prism(...(args as string[]));
     expect(r.status).toBe(code);
     expect(r.stderr).toMatch(message);
+  });
+
+  it("--help and --version answer on stdout with exit 0 from the built CLI", () => {
+    const help = prism("distill", "--help");
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stderr).toBe("");
+    expect(help.stdout).toMatch(/^usage: prism distill --model <m\.gguf> --out <name\.prism> \[options\]\n/);
+    expect(help.stdout).toMatch(
+      /\n {2}--threads N +CPU threads of the engine \(1 to 1024; default: the physical cores\)\n/,
+    );
+    const list = prism("--help");
+    expect(list.status).toBe(0);
+    expect(list.stdout).toContain("\n  distill ");
+    const { version } = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+    expect(prism("--version")).toMatchObject({ status: 0, stdout: `${version}\n` });
   });
 
   it("Ctrl-C cancels a running stream cleanly with exit 130", async () => {
