@@ -3,6 +3,8 @@
 //
 //   node scripts/buildTrainer.mjs               build what is missing or stale; silent when up to date
 //   node scripts/buildTrainer.mjs --print-path  print the binary path for the current inputs (exit 1 if not built)
+//   node scripts/buildTrainer.mjs --print-recipe  print the build as a shell script for a Linux machine without node
+//                                                 (scripts/trainerRecipe.mjs; the GPU checks in experiments/)
 //   options: --backend auto|cpu|cuda|vulkan|metal (env PRISM_TRAINER_BACKEND), --jobs N (env PRISM_TRAINER_JOBS),
 //            --force (rebuild the libraries), --verbose, --clean (remove work trees)
 //   env PRISM_TRAINER_PATCHES=0001,0003: apply only these patches (experiments; 0003 is required to link)
@@ -20,21 +22,35 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { tryPidLock } from "../src/core/jobs/pidLock.mjs";
+import {
+  BUNDLE_PATH,
+  BuildError,
+  GIT_APPLY_ARGS,
+  HEADER_DIRS,
+  INTERNAL_HEADER,
+  LIBRARY_BUILD_DIRS,
+  LIBRARY_RE,
+  LINKED_LIBRARIES,
+  PATCH_DIR as PATCH_PATH,
+  RECIPE_VERSION,
+  TRAINER_SOURCE_DIR,
+  cmakeBuildArgs,
+  cmakeFlags,
+  compileArgs,
+  renderShellRecipe,
+} from "./trainerRecipe.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const TRAINER_DIR = path.join(ROOT, "src/trainer");
-const PATCH_DIR = path.join(TRAINER_DIR, "patches");
-const BUNDLE = path.join(ROOT, "node_modules/node-llama-cpp/llama/gitRelease.bundle");
+const TRAINER_DIR = path.join(ROOT, TRAINER_SOURCE_DIR);
+const PATCH_DIR = path.join(ROOT, PATCH_PATH);
+const BUNDLE = path.join(ROOT, BUNDLE_PATH);
 const CACHE = path.resolve(process.env.PRISM_TRAINER_CACHE ?? path.join(ROOT, ".cache/trainer"));
-// Bump when the cmake recipe or the layout changes so old caches are not reused.
-const RECIPE_VERSION = 1;
 const EXE = process.platform === "win32" ? "prism-trainer.exe" : "prism-trainer";
-
-class BuildError extends Error {}
 
 function parseArgs(argv) {
   const opts = {
     printPath: false,
+    printRecipe: false,
     backend: process.env.PRISM_TRAINER_BACKEND ?? "auto",
     jobs: Number(process.env.PRISM_TRAINER_JOBS ?? 0) || os.availableParallelism(),
     force: false,
@@ -44,6 +60,7 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--print-path") opts.printPath = true;
+    else if (a === "--print-recipe") opts.printRecipe = true;
     else if (a === "--backend") opts.backend = argv[++i];
     else if (a === "--jobs" || a === "-j") opts.jobs = Number(argv[++i]);
     else if (a === "--force") opts.force = true;
@@ -78,43 +95,6 @@ function detectBackend(requested) {
   const vulkanDevice = spawnSync("vulkaninfo", ["--summary"], { encoding: "utf8" }).stdout?.includes("deviceName");
   if (hasCommand("glslc") && vulkanDevice) return "vulkan";
   return "cpu";
-}
-
-function backendFlags(backend) {
-  switch (backend) {
-    case "cpu":
-      return ["-DGGML_CUDA=OFF", "-DGGML_VULKAN=OFF", "-DGGML_METAL=OFF"];
-    case "cuda":
-      // All architectures would multiply the build time; "native" needs a visible GPU at configure time.
-      // Flash attention has no backward pass, so training never uses its kernels (the slowest part to compile).
-      return [
-        "-DGGML_CUDA=ON",
-        `-DCMAKE_CUDA_ARCHITECTURES=${process.env.PRISM_TRAINER_CUDA_ARCH ?? "native"}`,
-        "-DGGML_CUDA_FA=OFF",
-        "-DGGML_CUDA_NCCL=OFF",
-      ];
-    case "vulkan":
-      return ["-DGGML_VULKAN=ON"];
-    case "metal":
-      return ["-DGGML_METAL=ON", "-DGGML_METAL_EMBED_LIBRARY=ON"];
-  }
-  throw new BuildError(`unknown backend ${backend}`);
-}
-
-function cmakeFlags(backend) {
-  return [
-    "-DCMAKE_BUILD_TYPE=Release",
-    "-DBUILD_SHARED_LIBS=ON",
-    "-DLLAMA_BUILD_TESTS=OFF",
-    "-DLLAMA_BUILD_EXAMPLES=OFF",
-    "-DLLAMA_BUILD_SERVER=OFF",
-    "-DLLAMA_BUILD_TOOLS=OFF",
-    "-DLLAMA_BUILD_COMMON=OFF",
-    "-DLLAMA_BUILD_APP=OFF",
-    "-DLLAMA_OPENSSL=OFF",
-    "-DGGML_OPENMP_FETCH=OFF",
-    ...backendFlags(backend),
-  ];
 }
 
 function sha(...parts) {
@@ -285,7 +265,7 @@ function buildLibraries(inp, opts) {
     if (r.status !== 0) throw new BuildError(`git ${args[0]} failed:\n${r.stderr}`);
   }
   for (const p of patchFiles()) {
-    const r = run("git", ["-C", src, "apply", "--whitespace=nowarn", p], { log });
+    const r = run("git", ["-C", src, ...GIT_APPLY_ARGS, p], { log });
     if (r.status !== 0) throw new BuildError(`patch ${path.basename(p)} does not apply:\n${r.stderr}`);
   }
   for (const [file, old] of before) {
@@ -297,7 +277,7 @@ function buildLibraries(inp, opts) {
   const generator = hasCommand("ninja") ? ["-G", "Ninja"] : [];
   let r = run("cmake", ["-S", src, "-B", build, ...generator, ...inp.flags], { log, quiet: !opts.verbose });
   if (r.status !== 0) throw new BuildError(`cmake configure failed, see ${log}\n${tail(r)}`);
-  r = run("cmake", ["--build", build, "--config", "Release", "--target", "llama", "-j", String(opts.jobs)], {
+  r = run("cmake", ["--build", build, ...cmakeBuildArgs(opts.jobs)], {
     log,
     quiet: !opts.verbose,
   });
@@ -306,11 +286,10 @@ function buildLibraries(inp, opts) {
   // Copy the shared libraries (with their soname links) and the headers the trainer compiles against.
   fs.rmSync(inp.libDir, { recursive: true, force: true });
   fs.mkdirSync(inp.libDir, { recursive: true });
-  const libRe = /^lib(llama|ggml)[^/]*\.(so(\.\d+)*|dylib)$|^(llama|ggml)[^/]*\.dll$/;
-  for (const d of [path.join(build, "bin"), path.join(build, "src"), path.join(build, "ggml/src")]) {
+  for (const d of LIBRARY_BUILD_DIRS.map((sub) => path.join(build, sub))) {
     if (!fs.existsSync(d)) continue;
     for (const f of fs.readdirSync(d)) {
-      if (!libRe.test(f)) continue;
+      if (!LIBRARY_RE.test(f)) continue;
       const from = path.join(d, f);
       const to = path.join(inp.libDir, f);
       if (fs.existsSync(to)) continue;
@@ -324,13 +303,12 @@ function buildLibraries(inp, opts) {
   }
   fs.rmSync(inp.includeDir, { recursive: true, force: true });
   fs.mkdirSync(inp.includeDir, { recursive: true });
-  for (const d of ["include", "ggml/include"]) {
+  for (const d of HEADER_DIRS) {
     for (const f of fs.readdirSync(path.join(src, d))) {
       if (f.endsWith(".h")) fs.copyFileSync(path.join(src, d, f), path.join(inp.includeDir, f));
     }
   }
-  // The one internal header: it exposes the adapter's tensors so they can be marked trainable.
-  fs.copyFileSync(path.join(src, "src/llama-adapter.h"), path.join(inp.includeDir, "llama-adapter.h"));
+  fs.copyFileSync(path.join(src, INTERNAL_HEADER), path.join(inp.includeDir, path.basename(INTERNAL_HEADER)));
   fs.writeFileSync(
     stamp,
     JSON.stringify({ commit: inp.commit, backend: inp.backend, flags: inp.flags, seconds: (Date.now() - t0) / 1000 }),
@@ -370,38 +348,49 @@ function buildBinary(inp, opts, libsRebuilt) {
   const t0 = Date.now();
   fs.mkdirSync(path.dirname(inp.binary), { recursive: true });
   const libs = fs.readdirSync(inp.libDir);
-  const link = ["llama", "ggml", "ggml-base", "ggml-cpu"].map((n) => {
+  const link = LINKED_LIBRARIES.map((n) => {
     const f = libs.find((x) => x === `lib${n}.so` || x === `lib${n}.dylib`);
     if (!f) throw new BuildError(`lib${n} missing in ${inp.libDir}`);
     return path.join(inp.libDir, f);
   });
-  const rpath = process.platform === "darwin" ? "@loader_path/../lib" : "$ORIGIN/../lib";
   const tmp = `${inp.binary}.tmp-${process.pid}`;
-  const args = [
-    "-std=c++17",
-    "-O2",
-    "-Wall",
-    "-Wno-unused-function",
-    `-I${inp.includeDir}`,
-    `-DPRISM_LLAMA_RELEASE="${llamaRelease()}"`,
-    `-DPRISM_LLAMA_COMMIT="${inp.commit.slice(0, 12)}"`,
-    `-DPRISM_BACKEND="${inp.backend}"`,
-    `-DPRISM_PATCHES="${patchFiles()
-      .map((f) => path.basename(f).slice(0, 4))
-      .join(",")}"`,
-    ...trainerSources().filter((f) => f.endsWith(".cpp")),
-    ...link,
-    `-Wl,-rpath,${rpath}`,
-    "-lpthread",
-    "-o",
-    tmp,
-  ];
+  const args = compileArgs({
+    includeDir: inp.includeDir,
+    version: trainerVersion(inp),
+    sources: trainerSources().filter((f) => f.endsWith(".cpp")),
+    libraries: link,
+    platform: process.platform,
+    out: tmp,
+  });
   const r = run(cxx, args, { log: path.join(inp.dir, "build.log") });
   if (r.status !== 0) throw new BuildError(`compiling prism-trainer failed:\n${tail(r, 60)}`);
   fs.renameSync(tmp, inp.binary);
   fs.writeFileSync(stamp, inp.sourcesHash);
   say(opts, `prism-trainer compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${inp.binary}`);
   return true;
+}
+
+/** What `prism-trainer --version` reports. */
+function trainerVersion(inp) {
+  const patches = patchFiles().map((f) => path.basename(f).slice(0, 4));
+  return { release: llamaRelease(), commit: inp.commit, backend: inp.backend, patches };
+}
+
+/** The build of `backend` as a shell script (scripts/trainerRecipe.mjs), with checksums of what it builds from. */
+function shellRecipe(backend) {
+  const inp = trainerInputs(backend);
+  const checksum = (f) => ({
+    file: path.relative(ROOT, f).split(path.sep).join("/"),
+    sha256: createHash("sha256").update(fs.readFileSync(f)).digest("hex"),
+  });
+  return renderShellRecipe({
+    backend: inp.backend,
+    commit: inp.commit,
+    release: llamaRelease(),
+    patches: patchFiles().map(checksum),
+    sources: trainerSources().map(checksum),
+    workDir: `.cache/trainer/recipe-${inp.backend}`,
+  });
 }
 
 function isUpToDate(inp) {
@@ -441,6 +430,10 @@ export async function buildTrainer(opts = {}) {
 async function main() {
   try {
     const opts = parseArgs(process.argv.slice(2));
+    if (opts.printRecipe) {
+      process.stdout.write(shellRecipe(opts.backend));
+      return;
+    }
     if (opts.printPath) {
       const inp = trainerInputs(opts.backend);
       process.stdout.write(inp.binary + "\n");

@@ -1,11 +1,23 @@
 /**
  * scripts/buildTrainer.mjs: silent and fast when up to date, a stable binary path, a clear message when the
- * toolchain is missing, and patches that document the upstream change that makes them unnecessary.
+ * toolchain is missing, a shell recipe of the same build for machines without node, and patches that document the
+ * upstream change that makes them unnecessary.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT, trainerBinary } from "../../testkit/trainerKit.js";
 
@@ -17,11 +29,13 @@ beforeAll(() => {
 }, 15 * 60_000);
 
 describe("build:trainer", () => {
-  it("is silent and fast when up to date", () => {
+  it("is silent and fast when up to date, and leaves no lock behind", () => {
     const t = performance.now();
     const r = spawnSync(process.execPath, [script], { encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout + r.stderr).toBe("");
+    const keyDir = dirname(dirname(bin));
+    expect(existsSync(join(dirname(keyDir), `.${basename(keyDir)}.lock`))).toBe(false);
     expect(performance.now() - t).toBeLessThan(3000);
   });
 
@@ -54,6 +68,52 @@ describe("build:trainer", () => {
     } finally {
       rmSync(fakeBin, { recursive: true, force: true });
       rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it("prints the same build as a shell recipe for a machine without node", () => {
+    const recipe = execFileSync(process.execPath, [script, "--backend", "cuda", "--print-recipe"], {
+      encoding: "utf8",
+    });
+    expect(spawnSync("sh", ["-n"], { input: recipe }).status).toBe(0);
+    const patches = readdirSync(join(ROOT, "src/trainer/patches")).filter((f) => f.endsWith(".patch"));
+    const sources = readdirSync(join(ROOT, "src/trainer")).filter((f) => /\.(cpp|h)$/.test(f));
+    // Every patch and source is pinned by its checksum, so a recipe generated from other sources refuses to build.
+    for (const f of [...patches.map((p) => `src/trainer/patches/${p}`), ...sources.map((c) => `src/trainer/${c}`)]) {
+      const sha = createHash("sha256")
+        .update(readFileSync(join(ROOT, f)))
+        .digest("hex");
+      expect(recipe, f).toContain(`${sha}  ${f}\n`);
+    }
+    for (const p of patches) expect(recipe).toContain(`apply --whitespace=nowarn "$PWD"/src/trainer/patches/${p}`);
+    expect(recipe).toContain('"-DCMAKE_CUDA_ARCHITECTURES=${PRISM_TRAINER_CUDA_ARCH:-native}" -DGGML_CUDA_FA=OFF');
+    expect(recipe).toMatch(/-DPRISM_BACKEND="cuda"' '-DPRISM_PATCHES="0001,0002,0003,0004,0005,0006,0007,0008"'/);
+    expect(recipe.trimEnd().split("\n").at(-1)).toBe("echo .cache/trainer/recipe-cuda/bin/prism-trainer");
+  });
+
+  it("refuses to run a recipe whose sources changed", () => {
+    const recipe = execFileSync(process.execPath, [script, "--backend", "cpu", "--print-recipe"], {
+      encoding: "utf8",
+    });
+    const stale = recipe.replace(/^[0-9a-f]{64}(?= {2}src\/trainer\/main\.cpp$)/m, "0".repeat(64));
+    expect(stale).not.toBe(recipe);
+    // Run where a missed check could not build anything: a scratch root (src/ linked) and a PATH without git.
+    const scratch = mkdtempSync(join(tmpdir(), "prism-recipe-"));
+    try {
+      symlinkSync(join(ROOT, "src"), join(scratch, "src"));
+      mkdirSync(join(scratch, "bin"));
+      const where = execFileSync("sh", ["-c", "command -v sha256sum"], { encoding: "utf8" }).trim();
+      symlinkSync(where, join(scratch, "bin", "sha256sum"));
+      const r = spawnSync("/bin/sh", ["-s"], {
+        cwd: scratch,
+        input: stale,
+        encoding: "utf8",
+        env: { PATH: join(scratch, "bin") },
+      });
+      expect(r.stderr).toContain("sources changed since this recipe was generated");
+      expect(r.status).toBe(3);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 

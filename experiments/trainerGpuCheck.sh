@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One-shot GPU check of prism-trainer on a CUDA machine (run from the repository root):
-#   1. builds the CUDA training libraries + trainer from the bundled source (scripts/buildTrainer.mjs --backend cuda)
+#   1. builds the CUDA training libraries + trainer from the bundled source (experiments/gpuTrainerBuild.sh)
 #   2. makes an F32 training copy of an F16 model (prism-trainer f32-copy)
 #   3. trains the same LoRA steps on CPU, on the GPU with the F32 copy, and on the GPU with the F16 base
 #      (OUT_PROD falls back to the CPU there), and reports tokens/s.
-# Needs: node, git, cmake, g++, nvcc, the bundle (node_modules/node-llama-cpp/llama/gitRelease.bundle) and the
-# inputs in .cache/gpu-check/ (model-f16.gguf, data.jsonl), written by `npx tsx scripts/trainerGpuInputs.ts`.
+# Needs: git, cmake, g++, nvcc, the bundle (node_modules/node-llama-cpp/llama/gitRelease.bundle), node or the
+# generated build recipe (.cache/gpu-recipe/cuda.sh, experiments/README.md), and the inputs in .cache/gpu-check/
+# (model-f16.gguf, data.jsonl), written by `npx tsx experiments/trainerGpuInputs.ts`.
 # Results go to ${OUT:-/tmp/prism-gpu-check}.
 set -u
 OUT=${OUT:-/tmp/prism-gpu-check}
@@ -18,8 +19,8 @@ JOBS=$(nproc)
   nvcc --version 2>&1 | tail -2
 } | tee "$OUT/machine.txt"
 
-# shellcheck source=scripts/gpuTrainerBuild.sh
-source scripts/gpuTrainerBuild.sh || exit 1
+# shellcheck source=experiments/gpuTrainerBuild.sh
+source experiments/gpuTrainerBuild.sh || exit 1
 "$BIN" check > "$OUT/check.jsonl" 2>"$OUT/check.err"; echo "check rc=$?"; cat "$OUT/check.jsonl"
 
 "$BIN" f32-copy --in "$IN/model-f16.gguf" --out "$IN/model-f32.gguf" --threads "$JOBS" > "$OUT/f32copy.jsonl" 2>"$OUT/f32copy.err"
@@ -44,7 +45,7 @@ rm -f "$IN/model-f32.gguf"
 
 # A bench-size model (BENCH_MODEL shape, F32, 543 MB), written on the spot: too big to carry to the machine.
 if command -v python3 >/dev/null; then
-  python3 scripts/trainerGpuModel.py "$IN/bench-f32.gguf" > /dev/null
+  python3 experiments/trainerGpuModel.py "$IN/bench-f32.gguf" > /dev/null
   bench() { # name gpu-layers threads
     "$BIN" train --base "$IN/bench-f32.gguf" --data "$IN/data.jsonl" --out "$OUT/$1.gguf" --threads "$3" --ctx 1024 \
       --max-steps 8 --epochs 100 --eval-fraction 0 --lr 1e-4 --gpu-layers "$2" --progress-interval 0 \

@@ -1,5 +1,5 @@
 /**
- * `npx tsx scripts/worldTrainProbe.ts [options]`: an EXPERIMENT for issue 7 (not product code; the product is `prism world build`, src/core/world/buildWorldDir.ts). Trains the
+ * `npx tsx experiments/worldTrainProbe.ts [options]`: an EXPERIMENT for issue 7 (not product code; the product is `prism world build`, src/core/world/buildWorldDir.ts). Trains the
  * reference world's base model from a random initialisation with prism-trainer (`--mode full`) and measures it.
  *
  *   1. buildWorld → trainer JSONL (byte tokens of the "gpt2-bytes" vocabulary, ChatML framing, answer_start at the

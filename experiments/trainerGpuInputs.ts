@@ -1,5 +1,5 @@
 /**
- * Writes the inputs of scripts/trainerGpuCheck.sh into .cache/gpu-check/: a 4-block, n_embd 512 F16 byte-vocabulary
+ * Writes the inputs of experiments/trainerGpuCheck.sh into .cache/gpu-check/: a 4-block, n_embd 512 F16 byte-vocabulary
  * model (~19 MB, small enough to travel to a GPU machine with the source bundle) and 64 training samples.
  */
 import { mkdirSync } from "node:fs";

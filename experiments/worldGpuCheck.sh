@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # One-shot GPU check of the reference world's training (run from the repository root on a CUDA machine):
-#   1. builds the CUDA trainer (scripts/gpuTrainerBuild.sh)
+#   1. builds the CUDA trainer (experiments/gpuTrainerBuild.sh)
 #   2. trains the reduced world's model with the recipe's arguments (src/core/world/worldRecipe.ts) on the GPU, and one
 #      epoch of it on the CPU with every core, and reports seconds and tokens/s of each
 #   3. checks that the saved model kept the base's chat template (the full-mode metadata fix)
 # Inputs in .cache/gpu-world/: corpus.jsonl (copied from a `prism world build --reduced --seed 1` directory) and
 # init.gguf, the random initialisation that build starts from and deletes after training — rewrite it with
 # writeSyntheticModel(path, { ...worldRecipe({ seed: 1, reduced: true }).shape, seed: 1, name: "prism-world" }).
-# Carry those two files and node_modules/node-llama-cpp/llama/{gitRelease.bundle,llama.cpp.info.json} to the
+# Carry those two files, node_modules/node-llama-cpp/llama/{gitRelease.bundle,llama.cpp.info.json} and, for a
+# machine without node, the generated build recipe (.cache/gpu-recipe/cuda.sh, experiments/README.md) to the
 # machine. Results go to ${OUT:-/tmp/prism-world-gpu}.
 set -u
 OUT=${OUT:-/tmp/prism-world-gpu}
@@ -15,8 +16,8 @@ mkdir -p "$OUT"
 IN=.cache/gpu-world
 JOBS=$(nproc)
 { echo "== machine"; nproc; nvidia-smi -L 2>&1 | head -2; } | tee "$OUT/machine.txt"
-# shellcheck source=scripts/gpuTrainerBuild.sh
-source scripts/gpuTrainerBuild.sh || exit 1
+# shellcheck source=experiments/gpuTrainerBuild.sh
+source experiments/gpuTrainerBuild.sh || exit 1
 
 train() { # name gpu-layers threads epochs
   local t=$(date +%s)

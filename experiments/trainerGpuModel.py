@@ -2,7 +2,7 @@
 """Writes a BENCH_MODEL-shaped F32 llama GGUF (12 blocks, n_embd 1024, GQA 16/4, FFN 2816, 259-token byte SPM
 vocabulary) for GPU throughput checks on machines without node. Weights are windows of one seeded normal pool
 (like src/core/gguf/syntheticModel.ts's PooledSampler): fine for timing, not for quality.
-Usage: python3 scripts/trainerGpuModel.py <out.gguf> [blocks] [n_embd] [n_ff]"""
+Usage: python3 experiments/trainerGpuModel.py <out.gguf> [blocks] [n_embd] [n_ff]"""
 import random
 import struct
 import sys

@@ -1,0 +1,174 @@
+// How prism-trainer is built, as data: the cmake flags of the llama.cpp build, which of its files the trainer uses
+// and the compiler arguments. scripts/buildTrainer.mjs runs this recipe; `buildTrainer.mjs --print-recipe` renders
+// it as a shell script (renderShellRecipe) for the GPU checks on machines without node (experiments/README.md), so
+// the steps are written down once.
+import process from "node:process";
+
+/** Bump when the cmake recipe or the layout changes so old caches are not reused (part of the cache key). */
+export const RECIPE_VERSION = 1;
+
+/** A build that cannot go on; its message is shown without a stack. */
+export class BuildError extends Error {}
+
+/** node-llama-cpp's llama.cpp source, a git bundle: cloning it needs no network. Relative to the repository root. */
+export const BUNDLE_PATH = "node_modules/node-llama-cpp/llama/gitRelease.bundle";
+/** The trainer's C++ sources (relative to the repository root) and our patches to llama.cpp under it. */
+export const TRAINER_SOURCE_DIR = "src/trainer";
+export const PATCH_DIR = "src/trainer/patches";
+
+/** `git apply` as the patches are applied (arguments before the patch file). */
+export const GIT_APPLY_ARGS = ["apply", "--whitespace=nowarn"];
+/** The one cmake target the trainer needs: libllama with the ggml libraries it links. */
+export const CMAKE_TARGET = "llama";
+/** Folders of the cmake build dir that hold the shared libraries. */
+export const LIBRARY_BUILD_DIRS = ["bin", "src", "ggml/src"];
+/** The shared libraries of llama.cpp and ggml, with their soname links. */
+export const LIBRARY_RE = /^lib(llama|ggml)[^/]*\.(so(\.\d+)*|dylib)$|^(llama|ggml)[^/]*\.dll$/;
+/** Source folders whose public headers the trainer compiles against. */
+export const HEADER_DIRS = ["include", "ggml/include"];
+/** The one internal header: it exposes the adapter's tensors so they can be marked trainable. */
+export const INTERNAL_HEADER = "src/llama-adapter.h";
+/** Libraries the trainer links (lib<name>.so / .dylib). */
+export const LINKED_LIBRARIES = ["llama", "ggml", "ggml-base", "ggml-cpu"];
+
+/** cmake flags that select `backend`. `cudaArch` defaults to env PRISM_TRAINER_CUDA_ARCH, else "native". */
+export function backendFlags(backend, cudaArch = process.env.PRISM_TRAINER_CUDA_ARCH ?? "native") {
+  switch (backend) {
+    case "cpu":
+      return ["-DGGML_CUDA=OFF", "-DGGML_VULKAN=OFF", "-DGGML_METAL=OFF"];
+    case "cuda":
+      // All architectures would multiply the build time; "native" needs a visible GPU at configure time.
+      // Flash attention has no backward pass, so training never uses its kernels (the slowest part to compile).
+      return ["-DGGML_CUDA=ON", `-DCMAKE_CUDA_ARCHITECTURES=${cudaArch}`, "-DGGML_CUDA_FA=OFF", "-DGGML_CUDA_NCCL=OFF"];
+    case "vulkan":
+      return ["-DGGML_VULKAN=ON"];
+    case "metal":
+      return ["-DGGML_METAL=ON", "-DGGML_METAL_EMBED_LIBRARY=ON"];
+  }
+  throw new BuildError(`unknown backend ${backend}`);
+}
+
+/** Every cmake configure flag of the llama.cpp build (part of the cache key). */
+export function cmakeFlags(backend, cudaArch) {
+  return [
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DBUILD_SHARED_LIBS=ON",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_SERVER=OFF",
+    "-DLLAMA_BUILD_TOOLS=OFF",
+    "-DLLAMA_BUILD_COMMON=OFF",
+    "-DLLAMA_BUILD_APP=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+    "-DGGML_OPENMP_FETCH=OFF",
+    ...backendFlags(backend, cudaArch),
+  ];
+}
+
+/** `cmake --build` arguments after the build dir. */
+export function cmakeBuildArgs(jobs) {
+  return ["--config", "Release", "--target", CMAKE_TARGET, "-j", String(jobs)];
+}
+
+/** Where the binary finds the libraries: ../lib next to its bin/ folder, wherever the two are copied. */
+export function trainerRpath(platform = process.platform) {
+  return platform === "darwin" ? "@loader_path/../lib" : "$ORIGIN/../lib";
+}
+
+/**
+ * The compiler arguments of prism-trainer. `version` is what `prism-trainer --version` reports: llama.cpp release
+ * and commit, backend, patch numbers.
+ */
+export function compileArgs({ includeDir, version, sources, libraries, platform, out }) {
+  return [
+    "-std=c++17",
+    "-O2",
+    "-Wall",
+    "-Wno-unused-function",
+    `-I${includeDir}`,
+    `-DPRISM_LLAMA_RELEASE="${version.release}"`,
+    `-DPRISM_LLAMA_COMMIT="${version.commit.slice(0, 12)}"`,
+    `-DPRISM_BACKEND="${version.backend}"`,
+    `-DPRISM_PATCHES="${version.patches.join(",")}"`,
+    ...sources,
+    ...libraries,
+    `-Wl,-rpath,${trainerRpath(platform)}`,
+    "-lpthread",
+    "-o",
+    out,
+  ];
+}
+
+/** A word for sh: bare when safe, else single-quoted; `${…}` expansions stay double-quoted so the shell fills them in. */
+function shellWord(arg) {
+  if (arg.includes("${")) return `"${arg.replace(/["\\`]/g, "\\$&")}"`;
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+const shellLine = (args) => args.map(shellWord).join(" ");
+
+/**
+ * The recipe as a POSIX shell script for Linux, run from the repository root: the same clone, checkout, patches,
+ * cmake flags, copied files and compiler arguments as buildTrainer.mjs, into `workDir`, without node and without
+ * the cache key. It first checks the patches and trainer sources against the checksums it was generated from, so
+ * a recipe older than the sources refuses to build. Its last output line is the binary's path.
+ *
+ * @param {object} r
+ * @param {string} r.backend
+ * @param {string} r.commit llama.cpp commit of the bundle
+ * @param {string} r.release llama.cpp release tag
+ * @param {{ file: string, sha256: string }[]} r.patches repository-relative, in order
+ * @param {{ file: string, sha256: string }[]} r.sources the trainer's .cpp and .h files, repository-relative
+ * @param {string} r.workDir repository-relative build folder
+ */
+export function renderShellRecipe({ backend, commit, release, patches, sources, workDir }) {
+  const src = `${workDir}/src`;
+  const build = `${workDir}/build`;
+  const version = { release, commit, backend, patches: patches.map((p) => p.file.split("/").pop().slice(0, 4)) };
+  const binary = `${workDir}/bin/prism-trainer`;
+  const libGlobs = ["llama", "ggml"].map((n) => `lib${n}*.so*`);
+  return [
+    "#!/bin/sh",
+    `# prism-trainer build recipe (${backend}; llama.cpp ${release} ${commit.slice(0, 12)}, patches ${version.patches.join(",")}),`,
+    "# generated by `node scripts/buildTrainer.mjs --print-recipe` from scripts/trainerRecipe.mjs. Do not edit: regenerate.",
+    "# Run from the repository root: sh <this file>. Env: JOBS (default nproc), CXX (default c++),",
+    "# PRISM_TRAINER_CUDA_ARCH (default native). The last line printed is the binary's path.",
+    "set -eu",
+    '[ -d src/trainer/patches ] || { echo "run from the repository root" >&2; exit 2; }',
+    "JOBS=${JOBS:-$(nproc 2>/dev/null || echo 4)}",
+    "# Generated from other sources than these, the recipe would build something else: refuse.",
+    "sha256sum -c --quiet <<'EOF' >&2 || { echo 'sources changed since this recipe was generated: regenerate it' >&2; exit 3; }",
+    ...[...patches, ...sources].map((f) => `${f.sha256}  ${f.file}`),
+    "EOF",
+    shellLine(["rm", "-rf", workDir]),
+    shellLine(["mkdir", "-p", `${workDir}/lib`, `${workDir}/include`, `${workDir}/bin`]),
+    shellLine(["git", "clone", "--quiet", BUNDLE_PATH, src]),
+    shellLine(["git", "-C", src, "checkout", "--quiet", "--force", commit]),
+    ...patches.map((p) => `${shellLine(["git", "-C", src, ...GIT_APPLY_ARGS])} "$PWD"/${shellWord(p.file)}`),
+    'G=; if command -v ninja >/dev/null 2>&1; then G="-G Ninja"; fi',
+    `${shellLine(["cmake", "-S", src, "-B", build])} $G ${shellLine(cmakeFlags(backend, "${PRISM_TRAINER_CUDA_ARCH:-native}"))}`,
+    shellLine(["cmake", "--build", build, ...cmakeBuildArgs("${JOBS}")]),
+    `for d in ${LIBRARY_BUILD_DIRS.map((d) => shellWord(`${build}/${d}`)).join(" ")}; do`,
+    `  for f in ${libGlobs.map((g) => `"$d"/${g}`).join(" ")}; do`,
+    '    [ -e "$f" ] || [ -L "$f" ] || continue',
+    `    to=${shellWord(`${workDir}/lib`)}/$(basename "$f")`,
+    '    [ -e "$to" ] || [ -L "$to" ] || cp -P "$f" "$to"',
+    "  done",
+    "done",
+    ...HEADER_DIRS.map((d) => `cp ${shellWord(`${src}/${d}`)}/*.h ${shellWord(`${workDir}/include/`)}`),
+    shellLine(["cp", `${src}/${INTERNAL_HEADER}`, `${workDir}/include/`]),
+    `"\${CXX:-c++}" ${shellLine(
+      compileArgs({
+        includeDir: `${workDir}/include`,
+        version,
+        sources: sources.map((s) => s.file).filter((f) => f.endsWith(".cpp")),
+        libraries: LINKED_LIBRARIES.map((n) => `${workDir}/lib/lib${n}.so`),
+        platform: "linux",
+        out: binary,
+      }),
+    )}`,
+    shellLine(["echo", binary]),
+    "",
+  ].join("\n");
+}
