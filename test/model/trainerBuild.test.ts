@@ -1,7 +1,7 @@
 /**
- * scripts/buildTrainer.mjs: silent and fast when up to date, a stable binary path, a clear message when the
- * toolchain is missing, a shell recipe of the same build for machines without node, and patches that document the
- * upstream change that makes them unnecessary.
+ * scripts/buildTrainer.mjs: silent when up to date, a stable binary path, a clear message when the toolchain is
+ * missing, a shell recipe of the same build for machines without node, and patches that document the upstream
+ * change that makes them unnecessary. How long an up-to-date check takes is bench's business, not a test's.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -29,14 +29,12 @@ beforeAll(() => {
 }, 15 * 60_000);
 
 describe("build:trainer", () => {
-  it("is silent and fast when up to date, and leaves no lock behind", () => {
-    const t = performance.now();
+  it("is silent when up to date, and leaves no lock behind", () => {
     const r = spawnSync(process.execPath, [script], { encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout + r.stderr).toBe("");
     const keyDir = dirname(dirname(bin));
     expect(existsSync(join(dirname(keyDir), `.${basename(keyDir)}.lock`))).toBe(false);
-    expect(performance.now() - t).toBeLessThan(3000);
   });
 
   it("prints the binary path, keyed by source commit + patches + backend", () => {
