@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as vscode from "vscode";
 import { AppError } from "../core/errors.js";
 import { routeModeSchema } from "../protocol/webviewProtocol.js";
-import { toAbortSignal } from "./cancellation.js";
+import { withAbortSignal } from "./withAbortSignal.js";
 import { registerChat } from "./chat/registerChat.js";
 import { selectBundle } from "./commands/selectBundle.js";
 import { selectModel } from "./commands/selectModel.js";
@@ -55,7 +55,7 @@ export function activateFeatures(context: vscode.ExtensionContext): PrismExtensi
     }
     const info = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "PRISM: loading model", cancellable: true },
-      (_p, token) => service.loadModel(toAbortSignal(token)),
+      (_p, token) => withAbortSignal(token, (signal) => service.loadModel(signal)),
     );
     const text = formatModelInfo(info);
     log.info(`model info:\n${text}`);

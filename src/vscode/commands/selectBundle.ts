@@ -1,6 +1,6 @@
 import * as vscode from "vscode";
 import type { LoadedBundle } from "../../core/bundle/readBundle.js";
-import { toAbortSignal } from "../cancellation.js";
+import { withAbortSignal } from "../withAbortSignal.js";
 import type { PrismService } from "../PrismService.js";
 
 /**
@@ -26,7 +26,7 @@ export async function selectBundle(service: PrismService, path?: string): Promis
   try {
     const bundle = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "PRISM: checking the bundle", cancellable: true },
-      async (_p, token) => service.activeBundle(toAbortSignal(token)),
+      (_p, token) => withAbortSignal(token, (signal) => service.activeBundle(signal)),
     );
     if (bundle) {
       void vscode.window.showInformationMessage(

@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import * as vscode from "vscode";
 import type { ModelInfo } from "../../protocol/engineProtocol.js";
-import { toAbortSignal } from "../cancellation.js";
+import { withAbortSignal } from "../withAbortSignal.js";
 import { formatModelInfo } from "../formatModelInfo.js";
 import type { PrismService } from "../PrismService.js";
 
@@ -56,7 +56,7 @@ export async function selectModel(service: PrismService): Promise<ModelInfo | un
   await vscode.workspace.getConfiguration("prism").update("model.path", path, vscode.ConfigurationTarget.Global);
   const info = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: "PRISM: loading model", cancellable: true },
-    (_p, token) => service.loadModel(toAbortSignal(token)),
+    (_p, token) => withAbortSignal(token, (signal) => service.loadModel(signal)),
   );
   void vscode.window.showInformationMessage(`PRISM model: ${formatModelInfo(info).split("\n").join(" · ")}`);
   return info;
@@ -67,25 +67,26 @@ async function download(service: PrismService, uri: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `PRISM: downloading ${uri}`, cancellable: true },
-    async (progress, token) => {
-      let reported = 0;
-      // Downloading needs node-llama-cpp, which lives only in the engine process.
-      const r = await service.engine.request(
-        "engine/download",
-        { uri, dir },
-        {
-          signal: toAbortSignal(token),
-          onDownloadProgress: (done, total) => {
-            const pct = total > 0 ? (done / total) * 100 : 0;
-            progress.report({
-              increment: pct - reported,
-              message: `${(done / 1e6).toFixed(0)} / ${(total / 1e6).toFixed(0)} MB`,
-            });
-            reported = pct;
+    (progress, token) =>
+      withAbortSignal(token, async (signal) => {
+        let reported = 0;
+        // Downloading needs node-llama-cpp, which lives only in the engine process.
+        const r = await service.engine.request(
+          "engine/download",
+          { uri, dir },
+          {
+            signal,
+            onDownloadProgress: (done, total) => {
+              const pct = total > 0 ? (done / total) * 100 : 0;
+              progress.report({
+                increment: pct - reported,
+                message: `${(done / 1e6).toFixed(0)} / ${(total / 1e6).toFixed(0)} MB`,
+              });
+              reported = pct;
+            },
           },
-        },
-      );
-      return r.path;
-    },
+        );
+        return r.path;
+      }),
   );
 }
