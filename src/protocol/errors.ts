@@ -82,6 +82,9 @@ export const ERROR_CODES = [
   "io/writeFailed",
   // CLI
   "cli/usage",
+  // VS Code commands run without what they act on
+  "vscode/noSelection",
+  "vscode/noJob",
   // anything we did not anticipate
   "internal/unexpected",
 ] as const;

@@ -10,6 +10,7 @@ import { selectBundle } from "./commands/selectBundle.js";
 import { selectModel } from "./commands/selectModel.js";
 import { startDistillation } from "./commands/startDistillation.js";
 import { formatModelInfo } from "./formatModelInfo.js";
+import { jobName } from "./jobs/jobName.js";
 import { JobManager, type JobEntry } from "./jobs/JobManager.js";
 import { JobsTreeProvider } from "./jobs/JobsTreeProvider.js";
 import { ComparePanel } from "./panel/ComparePanel.js";
@@ -147,15 +148,8 @@ export function activateFeatures(context: vscode.ExtensionContext): PrismExtensi
 function selectionText(): string {
   const editor = vscode.window.activeTextEditor;
   const text = editor ? editor.document.getText(editor.selection).trim() : "";
-  if (!text) throw new AppError("engine/emptyPrompt", "Select some text in an editor first.");
+  if (!text) throw new AppError("vscode/noSelection", "Select some text in an editor first.");
   return text;
-}
-
-function jobName(job: unknown): string {
-  if (typeof job === "string") return job;
-  if (job && typeof job === "object" && typeof (job as { name?: unknown }).name === "string")
-    return (job as { name: string }).name;
-  throw new AppError("cli/usage", "Pick a job in the PRISM Jobs view.");
 }
 
 /** The trainer: `prism.trainer.path`, else the packaged one, else this checkout's cached build (`npm start`). */
