@@ -45,9 +45,9 @@ export interface ValueOptionSpec<D> {
 
 /**
  * The value type of an option: required or defaulted ones always have a value, others may be undefined. The
- * factories wrap `D` and `R` in `NoInfer` in their return types: inside a command's option table the contextual type
- * `CliOption<unknown>` would otherwise be inferred as the default's type, typing every option without a default as
- * `unknown`.
+ * factories wrap `D` and `R` in `NoInfer` in their return types: inside a command's option table, TypeScript would
+ * otherwise infer an absent default's `D` from the table's contextual type `CliOption<unknown>`, typing every option
+ * without a default as `unknown` instead of `T | undefined`.
  */
 type Valued<T, D, R> = R extends true ? T : T | D;
 
