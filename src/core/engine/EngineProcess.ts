@@ -11,6 +11,7 @@ import type { Envelope, ParamsOf, ResultOf } from "../../protocol/envelope.js";
 import { Messenger } from "../../protocol/Messenger.js";
 import { AppError, toWireError } from "../errors.js";
 import type { EngineCallOptions, EngineClient, EngineState } from "./EngineClient.js";
+import { engineExitError } from "./engineExitError.js";
 
 /** One line of engine output the host keeps: llama.cpp's log (via IPC) or raw stderr (asserts, aborts). */
 export interface EngineLogLine {
@@ -271,17 +272,10 @@ export class EngineProcess implements EngineClient {
       return;
     }
     const log = this.recentLog(30).map((l) => l.text);
-    const hint = log.filter((l) => /GGML_ASSERT|error|abort|fail/i.test(l)).at(-1);
     const hung = this.hung;
     this.hung = false;
     this.disarmWatchdog();
-    const error = hung
-      ? new AppError("engine/hung", "The engine stopped answering and was restarted; try the request again.", { log })
-      : new AppError(
-          wasReady ? "engine/crashed" : "engine/startFailed",
-          `The engine process ${how}${hint ? `: ${hint.trim()}` : ""}. It will be restarted on the next request.`,
-          { exitCode: code, signal, log },
-        );
+    const error = engineExitError({ code, signal, log, wasReady, hung });
     messenger.rejectAll(error);
     if (!wasReady) rejectStart(error);
     this.setState("crashed", error);
