@@ -1,16 +1,11 @@
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { FeatureExtractor } from "../features/FeatureExtractor.js";
 import { AppError } from "../errors.js";
 import { protectedBlocks } from "../features/featureSpec.js";
 import { Gate } from "../gate/Gate.js";
 import { writeGateFile } from "../gate/gateFile.js";
 import type { GateMetrics } from "../gate/gateMetrics.js";
 import { trainGate } from "../gate/trainGate.js";
-import { JsonlLog } from "../jobs/JsonlLog.js";
 import { modelFingerprint } from "../model/modelIdentity.js";
-import { writeFileAtomic } from "../util/writeFileAtomic.js";
 import {
   decodeFeature,
   encodeFeature,
@@ -18,8 +13,9 @@ import {
   type DistillLabel,
   type DistillQuery,
 } from "./distillRecords.js";
-import type { DistillSettings } from "./distillSettings.js";
-import type { JobProgress } from "./JobProgress.js";
+import type { DistillStage, StageContext } from "./DistillStage.js";
+import { runStageItems } from "./runStageItems.js";
+import { readStageResult, writeStageResult } from "./stageResult.js";
 
 /** What stage 4 produced. */
 export interface GateStageResult {
@@ -33,17 +29,6 @@ export interface GateStageResult {
   routingRatePerPersona: Record<string, number>;
   /** Median milliseconds per feature. */
   featureMs: number;
-}
-
-/** Inputs of {@link stage4Gate}. */
-export interface GateStageInput {
-  jobDir: string;
-  settings: DistillSettings;
-  queries: DistillQuery[];
-  labels: Map<string, DistillLabel>;
-  features: FeatureExtractor;
-  progress: JobProgress;
-  signal?: AbortSignal;
 }
 
 /**
@@ -69,36 +54,67 @@ export function assertBothClasses(
 }
 
 /**
- * Stage 4: the gate feature of every query's student prompt (persisted per query, so a resumed job does not
- * recompute them), then the gate trained on distill = 1 vs retain = 0 and written to `gate.json`.
+ * Stage 4 (docs/method.md §3.4): the gate feature of every query's student prompt (`features.jsonl`, so a resumed
+ * job does not recompute them), then the gate trained on distill = 1 vs retain = 0 and written to `gate.json`;
+ * `gate-result.json`, written last, marks the stage done.
  */
-export async function stage4Gate(input: GateStageInput): Promise<GateStageResult> {
-  const { jobDir, settings, queries, labels, progress, signal } = input;
-  assertBothClasses(queries, labels, settings.gate.minPerClass);
-  const resultPath = join(jobDir, "gate-result.json");
-  const gatePath = join(jobDir, "gate.json");
-  const log = await JsonlLog.open(join(jobDir, "features.jsonl"), featureRecordSchema);
-  const vectors = new Map<string, number[]>();
-  const times: number[] = [];
-  try {
-    for (const r of log.items) vectors.set(r.id, decodeFeature(r.feature));
-    progress.stage(4, vectors.size, queries.length, "computing gate features");
-    for (const q of queries) {
-      if (vectors.has(q.id)) continue;
-      signal?.throwIfAborted();
-      const f = await input.features.extract(q.query, signal);
-      times.push(f.ms);
-      await log.append({ id: q.id, feature: encodeFeature(f.vector) });
-      vectors.set(q.id, f.vector);
-      progress.update(vectors.size);
-    }
-  } finally {
-    await log.close();
-  }
-  if (existsSync(resultPath) && existsSync(gatePath)) {
-    return JSON.parse(await readFile(resultPath, "utf8")) as GateStageResult;
-  }
+export const stage4Gate: DistillStage<
+  { queries: DistillQuery[]; labels: Map<string, DistillLabel> },
+  { gate: GateStageResult }
+> = {
+  number: 4,
+  async run(ctx, { queries, labels }) {
+    const { jobDir, settings, progress } = ctx;
+    // Entered before the check, so a job refused here is reported as failed in stage 4.
+    progress.stage(4, 0, queries.length, "gate features");
+    assertBothClasses(queries, labels, settings.gate.minPerClass);
+    const times: number[] = [];
+    const records = await runStageItems(ctx, {
+      stage: 4,
+      message: "computing gate features",
+      log: "features.jsonl",
+      schema: featureRecordSchema,
+      items: queries,
+      itemKey: (q) => q.id,
+      recordKey: (r) => r.id,
+      // One at a time: the feature model has a single embedding context.
+      concurrency: 1,
+      work: async (q, signal) => {
+        const f = await ctx.features.extract(q.query, signal);
+        times.push(f.ms);
+        return { id: q.id, feature: encodeFeature(f.vector) };
+      },
+    });
+    const resultPath = join(jobDir, "gate-result.json");
+    const gatePath = join(jobDir, "gate.json");
+    const finished = await readStageResult<GateStageResult>(resultPath, [gatePath]);
+    if (finished) return { gate: finished };
+    const vectors = new Map(records.map((r) => [r.id, decodeFeature(r.feature)]));
+    const gate = await trainAndWriteGate(ctx, queries, labels, vectors, gatePath);
+    const sorted = [...times].sort((a, b) => a - b);
+    const result: GateStageResult = {
+      gatePath,
+      inputSize: gate.inputSize,
+      threshold: gate.threshold,
+      metrics: gate.metrics,
+      protectedBlocks: Math.max(1, protectedBlocks(settings.featureSpec)),
+      routingRatePerPersona: gate.routingRatePerPersona,
+      featureMs: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : 0,
+    };
+    await writeStageResult(resultPath, result);
+    return { gate: result };
+  },
+};
 
+/** Trains the gate on the features (deterministic for the job seed) and writes `gate.json`. */
+async function trainAndWriteGate(
+  ctx: StageContext,
+  queries: readonly DistillQuery[],
+  labels: Map<string, DistillLabel>,
+  vectors: Map<string, number[]>,
+  gatePath: string,
+): Promise<Pick<GateStageResult, "inputSize" | "threshold" | "metrics" | "routingRatePerPersona">> {
+  const { settings, progress, signal } = ctx;
   progress.message("training the gate", true);
   const samples = queries.map((q) => ({
     feature: vectors.get(q.id)!,
@@ -127,16 +143,10 @@ export async function stage4Gate(input: GateStageInput): Promise<GateStageResult
     metrics: trained.metrics,
     createdAt: new Date().toISOString(),
   });
-  const sorted = [...times].sort((a, b) => a - b);
-  const result: GateStageResult = {
-    gatePath,
+  return {
     inputSize: trained.weights.inputSize,
     threshold: trained.threshold,
     metrics: trained.metrics,
-    protectedBlocks: Math.max(1, protectedBlocks(settings.featureSpec)),
     routingRatePerPersona,
-    featureMs: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : 0,
   };
-  await writeFileAtomic(resultPath, JSON.stringify(result, null, 2));
-  return result;
 }

@@ -1,16 +1,14 @@
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ModelSession } from "../engine/ModelSession.js";
 import { AppError } from "../errors.js";
 import { readGguf } from "../gguf/readGguf.js";
 import { presentLoraTargets, resolveLoraTargets, type LoraTarget } from "../model/trainerSupport.js";
 import { personaMessages, studentMessages } from "../pipeline/studentPrompt.js";
 import { AtomicWriter } from "../util/AtomicWriter.js";
-import { writeFileAtomic } from "../util/writeFileAtomic.js";
 import type { DistillLabel, DistillQuery, QueryAnswers } from "./distillRecords.js";
-import type { DistillSettings, LoraSettings } from "./distillSettings.js";
-import type { JobProgress } from "./JobProgress.js";
+import type { LoraSettings } from "./distillSettings.js";
+import type { DistillStage, StageContext } from "./DistillStage.js";
+import { readStageResult, writeStageResult } from "./stageResult.js";
+import type { GateStageResult } from "./stage4Gate.js";
 
 /** One progress event of a trainer (the JSON-lines events of prism-trainer). */
 export interface TrainerEvent {
@@ -81,45 +79,81 @@ export interface Trainer {
   train(run: TrainerRun): Promise<Omit<TrainStageResult, "samples" | "trainer">>;
 }
 
-/** Inputs of {@link stage5Train}. */
-export interface TrainStageInput {
-  jobDir: string;
-  settings: DistillSettings;
-  queries: DistillQuery[];
-  /** Stage 2's answers; `personaStop: "maxTokens"` marks a persona answer cut by the token limit. */
-  answers: Map<string, QueryAnswers>;
-  labels: Map<string, DistillLabel>;
-  session: ModelSession;
-  trainer: Trainer;
-  firstBlock: number;
-  progress: JobProgress;
-  signal?: AbortSignal;
-}
+/**
+ * Stage 5 (docs/method.md §3.5): the distill set (student prompt → winning persona answer) tokenised with the
+ * model's own chat template, with the persona-prompted teacher's top-k rows for `kl`, streamed to `train.jsonl`
+ * and handed to the trainer; its adapter goes into the job directory and `training.json`, written last, marks the
+ * stage done. A finished training is not repeated; a killed one resumes from the trainer's checkpoint.
+ */
+export const stage5Train: DistillStage<
+  {
+    queries: DistillQuery[];
+    /** Stage 2's answers; `personaStop: "maxTokens"` marks a persona answer cut by the token limit. */
+    answers: Map<string, QueryAnswers>;
+    labels: Map<string, DistillLabel>;
+    /** Stage 4's result: the LoRA leaves the blocks the gate reads (`protectedBlocks`) alone. */
+    gate: Pick<GateStageResult, "protectedBlocks">;
+  },
+  { training: TrainStageResult }
+> = {
+  number: 5,
+  async run(ctx, { queries, answers, labels, gate }) {
+    const { jobDir, settings, trainer, signal, progress } = ctx;
+    const distill = queries.filter((q) => labels.get(q.id) === "distill");
+    if (distill.length < settings.minDistill) {
+      throw new AppError(
+        "distill/emptyDataset",
+        `Only ${distill.length} of ${queries.length} queries were labelled distill (the persona answer won both judge ` +
+          `passes); at least ${settings.minDistill} are needed to train the LoRA. Generate more queries ` +
+          "(--queries-per-persona), bring your own prompts, or use a stronger judge.",
+        { distill: distill.length, retain: queries.length - distill.length, minimum: settings.minDistill },
+      );
+    }
+    const resultPath = join(jobDir, "training.json");
+    const adapterPath = join(jobDir, "adapter.gguf");
+    const finished = await readStageResult<TrainStageResult>(resultPath, [adapterPath]);
+    if (finished) {
+      progress.stage(5, 1, 1, "LoRA already trained");
+      return { training: finished };
+    }
+
+    const dataPath = join(jobDir, "train.jsonl");
+    const stats = await writeTrainingData(ctx, distill, answers, dataPath);
+    progress.stage(5, 0, 1, `training the LoRA on ${stats.samples} samples`);
+    const run = await trainer.train({
+      basePath: settings.model.path,
+      dataPath,
+      outPath: adapterPath,
+      checkpointDir: join(jobDir, "trainer-checkpoint"),
+      settings: { ...settings.lora, targets: stats.targets },
+      firstBlock: gate.protectedBlocks,
+      seed: settings.seed,
+      signal,
+      onEvent: (e) => {
+        if (e.step !== undefined && e.steps) {
+          progress.stage5Step(e.step, e.steps, `epoch ${e.epoch ?? "?"}/${e.epochs ?? "?"}, loss ${fmt(e.loss)}`);
+        }
+      },
+    });
+    const training: TrainStageResult = { ...run, samples: stats.samples, trainer: trainer.description, data: stats };
+    await writeStageResult(resultPath, training);
+    return { training };
+  },
+};
 
 /**
- * Stage 5: the distill set (student prompt → winning persona answer) tokenised with the model's own chat
- * template, handed to the trainer; its adapter goes into the job directory. A finished training is not
- * repeated; a killed one resumes from the trainer's checkpoint.
+ * Tokenises the distill set (and scores the teacher for `kl`) into `dataPath`, streamed and atomic: with teacher
+ * rows a sample is ~0.5 MB of JSON (512 positions × top-64), too much to hold for all. Returns what was done to
+ * fit the trainer's window. The engine calls of stage 5: `engine/formatPrompt` (student) and `engine/scoreTopK`
+ * (teacher).
  */
-export async function stage5Train(input: TrainStageInput): Promise<TrainStageResult> {
-  const { jobDir, settings, queries, answers, labels, session, trainer, signal, progress } = input;
-  const distill = queries.filter((q) => labels.get(q.id) === "distill");
-  if (distill.length < settings.minDistill) {
-    throw new AppError(
-      "distill/emptyDataset",
-      `Only ${distill.length} of ${queries.length} queries were labelled distill (the persona answer won both judge ` +
-        `passes); at least ${settings.minDistill} are needed to train the LoRA. Generate more queries ` +
-        "(--queries-per-persona), bring your own prompts, or use a stronger judge.",
-      { distill: distill.length, retain: queries.length - distill.length, minimum: settings.minDistill },
-    );
-  }
-  const resultPath = join(jobDir, "training.json");
-  const adapterPath = join(jobDir, "adapter.gguf");
-  if (existsSync(resultPath) && existsSync(adapterPath)) {
-    progress.stage(5, 1, 1, "LoRA already trained");
-    return JSON.parse(await readFile(resultPath, "utf8")) as TrainStageResult;
-  }
-
+async function writeTrainingData(
+  ctx: StageContext,
+  distill: readonly DistillQuery[],
+  answers: Map<string, QueryAnswers>,
+  dataPath: string,
+): Promise<TrainDataStats> {
+  const { settings, session, signal, progress } = ctx;
   const kl = settings.lora.loss === "kl";
   progress.stage(
     5,
@@ -161,8 +195,6 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
     { signal },
   );
   const endOfTurn = probe.tokens.length > probe.answerStart ? probe.tokens[probe.answerStart] : undefined;
-  const dataPath = join(jobDir, "train.jsonl");
-  // Streamed: with teacher rows a sample is ~0.5 MB of JSON (512 positions × top-64), too much to hold for all.
   const data = new AtomicWriter(dataPath);
   let written = 0;
   try {
@@ -224,26 +256,7 @@ export async function stage5Train(input: TrainStageInput): Promise<TrainStageRes
     );
   }
   await data.commit();
-
-  progress.stage(5, 0, 1, `training the LoRA on ${written} samples`);
-  const run = await trainer.train({
-    basePath: settings.model.path,
-    dataPath,
-    outPath: adapterPath,
-    checkpointDir: join(jobDir, "trainer-checkpoint"),
-    settings: { ...settings.lora, targets },
-    firstBlock: input.firstBlock,
-    seed: settings.seed,
-    signal,
-    onEvent: (e) => {
-      if (e.step !== undefined && e.steps) {
-        progress.stage5Step(e.step, e.steps, `epoch ${e.epoch ?? "?"}/${e.epochs ?? "?"}, loss ${fmt(e.loss)}`);
-      }
-    },
-  });
-  const result: TrainStageResult = { ...run, samples: written, trainer: trainer.description, data: stats };
-  await writeFileAtomic(resultPath, JSON.stringify(result, null, 2));
-  return result;
+  return stats;
 }
 
 /** Teacher and student are forced through the same answer tokens; anything else would misalign every row. */

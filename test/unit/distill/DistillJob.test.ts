@@ -1,154 +1,197 @@
-import { mkdtemp, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+/**
+ * The whole job on the fake engine and trainer (docs/method.md §3, docs/architecture.md §8): the stage sequence
+ * and its bundle, resume after an interruption in every stage, cancellation, an engine crash, and the job's state
+ * file. test/model/distill.test.ts and faultInjection.test.ts do the same through the real engine and trainer.
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { beforeEach, describe, expect, it, vi } from "vitest";
-import { DistillJob } from "../../../src/core/distill/DistillJob.js";
-import { distillSettingsSchema } from "../../../src/core/distill/distillSettings.js";
-import type { ModelSession } from "../../../src/core/engine/ModelSession.js";
-import type { FeatureExtractor } from "../../../src/core/features/FeatureExtractor.js";
-import { RuleJudge } from "../../../src/core/pipeline/judges.js";
-import type { GenerateResult, TextGenerator } from "../../../src/core/pipeline/TextGenerator.js";
-import type { ChatMessage } from "../../../src/protocol/engineProtocol.js";
+import { beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import { readBundle } from "../../../src/core/bundle/readBundle.js";
+import type { DistillLabel, DistillQuery, QueryAnswers } from "../../../src/core/distill/distillRecords.js";
+import { DISTILL_STAGES, DistillJob, type DistillResult } from "../../../src/core/distill/DistillJob.js";
+import type { StagesOutput } from "../../../src/core/distill/DistillStage.js";
+import type { JobSnapshot } from "../../../src/core/distill/JobProgress.js";
+import { type stage1Queries } from "../../../src/core/distill/stage1Queries.js";
+import { type stage2Answers } from "../../../src/core/distill/stage2Answers.js";
+import type { GateStageResult } from "../../../src/core/distill/stage4Gate.js";
+import type { TrainStageResult } from "../../../src/core/distill/stage5Train.js";
+import { isCancellation } from "../../../src/core/errors.js";
+import type { FakeCall } from "../../../testkit/FakeEngine.js";
+import {
+  fakeDistillation,
+  type FakeDistillation,
+  type FakeDistillationOptions,
+} from "../../../testkit/fakeDistillation.js";
+import { readJsonl, sortedLines } from "../../../testkit/readJsonl.js";
+import { scratchDirs } from "../../../testkit/scratchDirs.js";
 
-// Stages 4 and 5 are stand-ins here: these tests are about what stages 1–3 hand them.
-const stages = vi.hoisted(() => ({ stage4: vi.fn(), stage5: vi.fn() }));
-vi.mock("../../../src/core/distill/stage4Gate.js", () => ({ stage4Gate: stages.stage4 }));
-vi.mock("../../../src/core/distill/stage5Train.js", () => ({ stage5Train: stages.stage5 }));
+const DATA = ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "labels.jsonl", "train.jsonl"];
+const tmp = scratchDirs("prism-job-");
 
-const STOP = new Error("stop after stage 5's input");
+async function state(d: FakeDistillation): Promise<{ status: string; stage: number; error?: { code: string } }> {
+  return JSON.parse(await readFile(join(d.jobDir, "state.json"), "utf8")) as never;
+}
 
-const settings = (over: Record<string, unknown> = {}) =>
-  distillSettingsSchema.parse({
-    model: { path: "/m.gguf", architecture: "qwen3", tensorShapesDigest: "d", fileSize: 1, contentHash: "h" },
-    personas: [
-      { id: "cardio", text: "You are a cardiologist." },
-      { id: "rust", text: "You are a Rust expert." },
-    ],
-    queriesPerPersona: 2,
-    judge: "test",
-    generator: "test",
-    minDistill: 1,
-    gate: { minPerClass: 2 },
-    ...over,
-  });
+/** Runs the job, collecting every snapshot it sends. */
+async function run(d: FakeDistillation, signal?: AbortSignal) {
+  const snapshots: JobSnapshot[] = [];
+  const result = await new DistillJob(d.jobOptions({ signal, onProgress: (s) => snapshots.push(s) }))
+    .run()
+    .catch((e: unknown) => e);
+  return { result, snapshots };
+}
 
-/** A generator that answers like a chat model: `query(persona, index)` for stage 1, `answer(...)` for stage 2. */
-function generator(o: {
-  query(persona: string, index: number): string;
-  answer?(side: "base" | "persona", query: string): GenerateResult;
-}): TextGenerator & { calls: number } {
-  const g = {
-    concurrency: 2,
-    description: "test",
-    calls: 0,
-    async generate(messages: ChatMessage[]): Promise<GenerateResult> {
-      g.calls++;
-      const user = messages.at(-1)!.content;
-      const q = /Question (\d+):$/.exec(user);
-      if (q) {
-        const persona = /Expert description:\n(.*)\n/.exec(user)![1]!;
-        return { text: o.query(persona, Number(q[1])), stop: "eogToken" };
-      }
-      const side = messages[0]!.role === "system" ? "persona" : "base";
-      return o.answer?.(side, user) ?? { text: `${side} answer to ${user}`, stop: "eogToken" };
-    },
+/** What a finished job leaves that must not depend on interruptions: the bundle's data, gate weights and adapter. */
+async function outcome(d: FakeDistillation) {
+  const data = await Promise.all(DATA.map((f) => sortedLines(join(d.outDir, "data", f))));
+  const gate = JSON.parse(await readFile(join(d.outDir, "gate.json"), "utf8")) as Record<string, unknown>;
+  const report = JSON.parse(await readFile(join(d.outDir, "report.json"), "utf8")) as { counts: unknown };
+  return {
+    data,
+    w1: gate.w1,
+    b3: gate.b3,
+    counts: report.counts,
+    adapter: await readFile(join(d.outDir, "adapter.gguf")),
   };
-  return g;
 }
 
-async function job(g: TextGenerator, judge: RuleJudge, s = settings()) {
-  const extract = vi.fn(async () => ({ vector: [0, 1], ms: 1 }));
-  const jobDir = await mkdtemp(join(tmpdir(), "prism-distill-job-"));
-  const j = new DistillJob({
-    jobDir,
-    outDir: join(jobDir, "out.prism"),
-    settings: s,
-    generator: g,
-    judge,
-    features: { extract } as unknown as FeatureExtractor,
-    session: {} as ModelSession,
-    trainer: { description: "none", train: vi.fn() },
-  });
-  return { job: j, jobDir, extract };
+/** Which stage an `engine/generate` serves, by its prompt (docs/method.md §9). */
+function generation(c: FakeCall): "query" | "answer" | "judge" | undefined {
+  if (c.method !== "engine/generate") return undefined;
+  const text = JSON.stringify(c.params.messages);
+  return text.includes("impartial evaluator") ? "judge" : text.includes("Expert description") ? "query" : "answer";
 }
 
-const personaWins = () => new RuleJudge("rule:persona", (_q, a) => (a.startsWith("persona") ? 1 : 0));
+/** Requests that produce a logged item: generations (stages 1–3) and embeddings (stage 4). */
+const loggedWork = (calls: readonly FakeCall[]) =>
+  calls.filter((c) => c.method === "engine/generate" || c.method === "engine/embed").length;
 
-beforeEach(() => {
-  stages.stage4.mockReset().mockResolvedValue({ protectedBlocks: 1 });
-  stages.stage5.mockReset().mockRejectedValue(STOP);
+async function loggedItems(d: FakeDistillation): Promise<number> {
+  const logs = ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "features.jsonl"];
+  return (await Promise.all(logs.map((f) => readJsonl(join(d.jobDir, f))))).reduce((n, r) => n + r.length, 0);
+}
+
+let reference: FakeDistillation;
+let expected: Awaited<ReturnType<typeof outcome>>;
+
+beforeAll(async () => {
+  reference = await fakeDistillation(await tmp());
+  const { result } = await run(reference);
+  if (!(result as DistillResult).bundleDir) throw result;
+  expected = await outcome(reference);
 });
 
-describe("stage 2 records why each answer stopped", () => {
-  it("writes `stop` to answers.jsonl and hands baseStop / personaStop to stage 5", async () => {
-    const g = generator({
-      query: (p, i) => `<think>\nA question for: ${p}\n</think>\n\n**Question ${i}:** What is hard question ${p} ${i}?`,
-      answer: (side, q) =>
-        side === "persona" && q.endsWith("1?")
-          ? { text: "persona answer cut mid-", stop: "maxTokens" }
-          : { text: `${side} answer`, stop: "eogToken" },
-    });
-    const { job: j, jobDir } = await job(g, personaWins());
-    await expect(j.run()).rejects.toBe(STOP);
+describe("DistillJob sequences the stages", () => {
+  it("runs stages 1–5, then writes a bundle that loads for the base model", async () => {
+    const d = await fakeDistillation(await tmp());
+    const { result, snapshots } = await run(d);
+    expect(result).toMatchObject({ bundleDir: d.outDir, queries: 16, distill: 8, retain: 8 });
+    const stages = snapshots.map((s) => s.stage);
+    expect([...new Set(stages)]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(stages).toEqual([...stages].sort((a, b) => a - b));
+    expect(snapshots.at(-1)).toMatchObject({ state: "done", stage: 6, done: 1, total: 1 });
+    expect(await state(d)).toMatchObject({ status: "done", stage: 6 });
+    const bundle = await readBundle(d.outDir, { identity: d.settings.model, embeddingSize: 8 });
+    expect(bundle.manifest.adapter.firstBlock).toBe(1);
+    expect(await outcome(d)).toEqual(expected);
+    expect(existsSync(join(d.jobDir, "job.lock"))).toBe(false);
+  });
 
-    const records = (await readFile(join(jobDir, "answers.jsonl"), "utf8"))
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as { id: string; side: string; stop?: string });
-    expect(records).toHaveLength(8);
-    expect(records.every((r) => r.stop === "eogToken" || r.stop === "maxTokens")).toBe(true);
-
-    const input = stages.stage5.mock.calls[0]![0] as { answers: Map<string, Record<string, unknown>> };
-    expect(input.answers.get("cardio-0")).toEqual({
-      base: "base answer",
-      persona: "persona answer cut mid-",
-      baseStop: "eogToken",
-      personaStop: "maxTokens",
-    });
-    expect(input.answers.get("cardio-1")).toMatchObject({ personaStop: "eogToken", baseStop: "eogToken" });
+  it("types the list: each stage gets what the ones before it made, in any other order the list does not compile", () => {
+    expectTypeOf<StagesOutput<typeof DISTILL_STAGES>>().toEqualTypeOf<
+      object & { queries: DistillQuery[] } & { answers: Map<string, QueryAnswers> } & {
+        labels: Map<string, DistillLabel>;
+      } & { gate: GateStageResult } & { training: TrainStageResult }
+    >();
+    type Misordered = readonly [typeof stage2Answers, typeof stage1Queries];
+    expectTypeOf<StagesOutput<Misordered>>().toHaveProperty("stageOrderError");
+    expect(DISTILL_STAGES.map((s) => s.number)).toEqual([1, 2, 3, 4, 5]);
   });
 });
 
-describe("clear outcomes when stages produce nothing", () => {
-  it("fails at the end of stage 1 with the attempts, the drop reasons and what the model wrote", async () => {
-    const g = generator({
-      query: (_p, i) =>
-        i === 1
-          ? "I'm sorry, but I can't help with creating questions about that topic."
-          : "<think>\nOkay, the user wants a challenging question. Let me think about what a specialist would know that a generalist",
+describe("DistillJob resumes", () => {
+  /** The cue to cancel at: the n-th request of a stage's kind (stage 5: scoring the teacher). */
+  const cues: Array<[number, (c: FakeCall) => boolean, number]> = [
+    [1, (c) => generation(c) === "query", 5],
+    [2, (c) => generation(c) === "answer", 7],
+    [3, (c) => generation(c) === "judge", 9],
+    [4, (c) => c.method === "engine/embed", 6],
+    [5, (c) => c.method === "engine/scoreTopK", 3],
+  ];
+
+  it.each(cues)(
+    "cancelled mid-stage %i: the job stops as cancelled, a re-run redoes nothing finished and ends with the uninterrupted bundle",
+    async (stage, isCue, nth) => {
+      const controller = new AbortController();
+      let seen = 0;
+      const o: FakeDistillationOptions = {
+        engine: { onRequest: (c) => void (isCue(c) && ++seen === nth && controller.abort()) },
+      };
+      const d = await fakeDistillation(await tmp(), o);
+      const first = await run(d, controller.signal);
+      expect(isCancellation(first.result)).toBe(true);
+      expect(first.snapshots.at(-1)).toMatchObject({ state: "cancelled", stage });
+      expect(await state(d)).toMatchObject({ status: "cancelled", stage });
+      expect(existsSync(join(d.jobDir, "job.lock"))).toBe(false);
+
+      const finished = await loggedItems(d);
+      const before = d.engine.calls.length;
+      const second = await run(d);
+      expect(second.result).toMatchObject({ bundleDir: d.outDir });
+      // every generation or embedding already in a log is skipped: the re-run does exactly the rest
+      expect(loggedWork(d.engine.calls.slice(before))).toBe(loggedWork(reference.engine.calls) - finished);
+      expect(await outcome(d)).toEqual(expected);
+    },
+  );
+
+  it("fails on an engine crash mid-stage with engine/crashed in state.json, and a re-run completes the same bundle", async () => {
+    const d = await fakeDistillation(await tmp(), { engine: { latencyMs: { "engine/generate": 1 } } });
+    d.engine.inject({
+      method: "engine/generate",
+      when: (p) => JSON.stringify(p.messages).includes("impartial evaluator"),
+      skip: 4,
+      effect: { crash: { exitCode: 134 } },
     });
-    const { job: j, extract } = await job(g, personaWins());
-    const err = await j.run().catch((e: unknown) => e);
-    expect(err).toMatchObject({
-      code: "distill/emptyDataset",
-      detail: { stage: 1, attempted: 4, dropped: { refusal: 2, thoughtsOnly: 2 } },
-    });
-    const message = (err as Error).message;
-    expect(message).toContain("all 4 generations were dropped (refusal 2, thoughtsOnly 2)");
-    expect(message).toContain(`"I'm sorry, but I can't help`);
-    expect(g.calls).toBe(4); // stage 2 never ran
-    expect(extract).not.toHaveBeenCalled();
-    expect(stages.stage4).not.toHaveBeenCalled();
+    const first = await run(d);
+    expect(first.result).toMatchObject({ code: "engine/crashed" });
+    expect(first.snapshots.at(-1)).toMatchObject({ state: "failed", stage: 3, error: { code: "engine/crashed" } });
+    expect(await state(d)).toMatchObject({ status: "failed", stage: 3, error: { code: "engine/crashed" } });
+    const second = await run(d);
+    expect(second.result).toMatchObject({ bundleDir: d.outDir });
+    expect(d.engine.generation).toBe(2);
+    expect(await outcome(d)).toEqual(expected);
   });
 
-  it("truncates the example", async () => {
-    const long = `<think>\n${"Let me think about renal dosing. ".repeat(40)}`;
-    const { job: j } = await job(generator({ query: () => long }), personaWins());
-    const err = (await j.run().catch((e: unknown) => e)) as { message: string; detail: { example: string } };
-    expect(err.detail.example).toHaveLength(201);
-    expect(err.detail.example.endsWith("…")).toBe(true);
+  it("resumes a training killed mid-run from the trainer's checkpoint", async () => {
+    const d = await fakeDistillation(await tmp(), { trainer: { failAtStep: 2 } });
+    expect((await run(d)).result).toMatchObject({ code: "trainer/failed" });
+    expect((await run(d)).result).toMatchObject({ bundleDir: d.outDir });
+    expect(d.trainer.runs.map((r) => r.resumedFrom)).toEqual([0, 1]);
+    expect(await outcome(d)).toEqual(expected);
+  });
+});
+
+describe("DistillJob stops and refuses", () => {
+  it("stops promptly when cancelled inside a slow engine call", async () => {
+    const d = await fakeDistillation(await tmp());
+    d.engine.inject({ method: "engine/generate", times: Infinity, effect: { delayMs: 10_000 } });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 30);
+    const started = performance.now();
+    const { result } = await run(d, controller.signal);
+    expect(isCancellation(result)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(d.engine.pendingCount).toBe(0);
+    expect(await state(d)).toMatchObject({ status: "cancelled", stage: 1 });
   });
 
-  it("reports 0 distill samples as such, before stage 4 computes a single gate feature", async () => {
-    const g = generator({ query: (p, i) => `Q: What would ${p} say about case ${i}?` });
-    const alwaysTie = new RuleJudge("rule:tie", () => 0);
-    const { job: j, extract } = await job(g, alwaysTie, settings({ minDistill: 3 }));
-    await expect(j.run()).rejects.toMatchObject({
-      code: "distill/emptyDataset",
-      message: expect.stringContaining("Only 0 of 4 queries were labelled distill"),
-      detail: { distill: 0, retain: 4, minimum: 3 },
-    });
-    expect(stages.stage4).not.toHaveBeenCalled();
-    expect(extract).not.toHaveBeenCalled();
+  it("refuses to resume a job directory started with other settings", async () => {
+    const d = await fakeDistillation(await tmp());
+    const controller = new AbortController();
+    controller.abort();
+    await run(d, controller.signal);
+    const other = new DistillJob(d.jobOptions({ settings: { ...d.settings, seed: d.settings.seed + 1 } }));
+    await expect(other.run()).rejects.toMatchObject({ code: "job/settingsChanged" });
   });
 });

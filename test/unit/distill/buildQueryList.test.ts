@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { buildQueryList, countLabels } from "../../../src/core/distill/DistillJob.js";
+import { countLabels } from "../../../src/core/distill/countLabels.js";
 import { distillSettingsSchema, itemSeed, settingsHash } from "../../../src/core/distill/distillSettings.js";
+import { buildQueryList } from "../../../src/core/distill/stage1Queries.js";
 
 const base = {
   model: { path: "/m.gguf", architecture: "llama", tensorShapesDigest: "d", fileSize: 1, contentHash: "h" },

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelSession } from "../../../src/core/engine/ModelSession.js";
 import type { QueryAnswers, DistillLabel, DistillQuery } from "../../../src/core/distill/distillRecords.js";
 import { distillSettingsSchema } from "../../../src/core/distill/distillSettings.js";
+import type { StageContext } from "../../../src/core/distill/DistillStage.js";
 import type { JobProgress } from "../../../src/core/distill/JobProgress.js";
 import { stage5Train, type Trainer, type TrainerRun } from "../../../src/core/distill/stage5Train.js";
 import { writeSyntheticModel } from "../../../src/core/gguf/syntheticModel.js";
@@ -90,17 +91,8 @@ async function prepare(
       return { adapterPath: run.outPath, seconds: 0, epochs: [] };
     },
   };
-  const result = await stage5Train({
-    jobDir,
-    settings,
-    queries,
-    answers,
-    labels,
-    session: fakeSession(),
-    trainer,
-    firstBlock: 1,
-    progress,
-  });
+  const ctx = { jobDir, settings, session: fakeSession(), trainer, progress } as unknown as StageContext;
+  const { training: result } = await stage5Train.run(ctx, { queries, answers, labels, gate: { protectedBlocks: 1 } });
   return { result, ...(captured as Captured) };
 }
 

@@ -1,0 +1,61 @@
+import { join } from "node:path";
+import type { z } from "zod";
+import { JsonlLog } from "../jobs/JsonlLog.js";
+import type { StageContext } from "./DistillStage.js";
+import { runPool } from "./runPool.js";
+
+/** Options of {@link runStageItems}. */
+export interface StageItemsOptions<Item, Schema extends z.ZodType> {
+  /** The stage number for progress (1–5). */
+  stage: number;
+  /** The progress message while the items run, e.g. `answering`. */
+  message: string;
+  /** The stage's log in the job directory, e.g. `answers.jsonl`: one record per finished item. */
+  log: string;
+  /** Every line of the log is validated with it (a damaged log is `job/corrupt`, never skipped). */
+  schema: Schema;
+  /** All of the stage's work, finished or not, in the order it should run. */
+  items: readonly Item[];
+  /** An item's key; an item is finished when a record with the same {@link recordKey} is in the log. */
+  itemKey(item: Item): string;
+  recordKey(record: z.output<Schema>): string;
+  /** Items in flight at once (the generator's or judge's parallel sequences). */
+  concurrency: number;
+  /**
+   * Does one item and returns its record. The signal aborts when the job is cancelled or another item failed; a
+   * record is appended only when `work` resolves, so an interrupted item is simply done again on resume.
+   */
+  work(item: Item, signal: AbortSignal): Promise<z.output<Schema>>;
+}
+
+/**
+ * The skeleton every item-by-item stage shares (docs/architecture.md §8): open the stage's JSONL log, skip the
+ * items it already holds (a resumed job repeats nothing), run the others `concurrency` at a time, append each
+ * record durably the moment its item finishes, and report progress as `done/total` of this stage. Returns every
+ * record of the log, in file order; the first failure (or the job's cancellation) is rethrown once the items in
+ * flight have settled.
+ */
+export async function runStageItems<Item, Schema extends z.ZodType>(
+  ctx: Pick<StageContext, "jobDir" | "progress" | "signal">,
+  o: StageItemsOptions<Item, Schema>,
+): Promise<ReadonlyArray<z.output<Schema>>> {
+  const log = await JsonlLog.open(join(ctx.jobDir, o.log), o.schema);
+  try {
+    const done = new Set(log.items.map((r) => o.recordKey(r)));
+    const pending = o.items.filter((item) => !done.has(o.itemKey(item)));
+    let finished = o.items.length - pending.length;
+    ctx.progress.stage(o.stage, finished, o.items.length, o.message);
+    await runPool(
+      pending,
+      o.concurrency,
+      async (item, signal) => {
+        await log.append(await o.work(item, signal));
+        ctx.progress.update(++finished);
+      },
+      ctx.signal,
+    );
+    return log.items;
+  } finally {
+    await log.close();
+  }
+}

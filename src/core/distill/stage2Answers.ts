@@ -1,0 +1,60 @@
+import { personaMessages, studentMessages } from "../pipeline/studentPrompt.js";
+import { itemSeed } from "./distillSettings.js";
+import { answerRecordSchema, type AnswerRecord, type DistillQuery, type QueryAnswers } from "./distillRecords.js";
+import type { DistillStage, StageContext } from "./DistillStage.js";
+import { runStageItems } from "./runStageItems.js";
+
+/** One answer to generate: `query` answered by the base model or by its persona. */
+interface AnswerItem {
+  query: DistillQuery;
+  side: AnswerRecord["side"];
+}
+
+/**
+ * Stage 2 (docs/method.md §3.2): two answers per query, the base model's (the student prompt, no persona) and the
+ * query's own persona's (persona as system message), each with why it stopped (`answers.jsonl`).
+ */
+export const stage2Answers: DistillStage<{ queries: DistillQuery[] }, { answers: Map<string, QueryAnswers> }> = {
+  number: 2,
+  async run(ctx, { queries }) {
+    const items = queries.flatMap((query) => (["base", "persona"] as const).map((side) => ({ query, side })));
+    const records = await runStageItems(ctx, {
+      stage: 2,
+      message: "answering",
+      log: "answers.jsonl",
+      schema: answerRecordSchema,
+      items,
+      itemKey: (item) => `${item.query.id}:${item.side}`,
+      recordKey: (record) => `${record.id}:${record.side}`,
+      concurrency: ctx.generator.concurrency,
+      work: (item, signal) => generateAnswer(ctx, item, signal),
+    });
+    return { answers: collectAnswers(records) };
+  },
+};
+
+/** One answer: the engine call of stage 2. */
+async function generateAnswer(ctx: StageContext, item: AnswerItem, signal: AbortSignal): Promise<AnswerRecord> {
+  const { settings, generator } = ctx;
+  const { query: q, side } = item;
+  const persona = settings.personas.find((p) => p.id === q.personaId)!;
+  const messages = side === "base" ? studentMessages(q.query) : personaMessages(persona.text, q.query);
+  const { text, stop } = await generator.generate(messages, {
+    ...settings.answer,
+    seed: itemSeed(settings.seed, `answer:${q.id}:${side}`),
+    signal,
+  });
+  return { id: q.id, side, text, stop };
+}
+
+/** The records of `answers.jsonl` as one entry per query, with why each answer stopped where known. */
+function collectAnswers(records: readonly AnswerRecord[]): Map<string, QueryAnswers> {
+  const answers = new Map<string, QueryAnswers>();
+  for (const r of records) {
+    const entry = answers.get(r.id) ?? { base: "", persona: "" };
+    entry[r.side] = r.text;
+    if (r.stop) entry[r.side === "base" ? "baseStop" : "personaStop"] = r.stop;
+    answers.set(r.id, entry);
+  }
+  return answers;
+}

@@ -1,0 +1,81 @@
+import { itemSeed } from "./distillSettings.js";
+import { assertEnoughDistill, countLabels } from "./countLabels.js";
+import {
+  judgementRecordSchema,
+  type DistillLabel,
+  type DistillQuery,
+  type JudgementRecord,
+  type QueryAnswers,
+} from "./distillRecords.js";
+import type { DistillStage, StageContext } from "./DistillStage.js";
+import { runStageItems } from "./runStageItems.js";
+
+/** One judge pass over a query's two answers. */
+interface JudgeItem {
+  query: DistillQuery;
+  pass: JudgementRecord["pass"];
+}
+
+/**
+ * Stage 3 (docs/method.md §3.3): the judge compares each query's two answers twice, A/B swapped
+ * (`judgements.jsonl`); *distill* iff the persona answer wins both passes. Too few distill labels fail here
+ * (`distill/emptyDataset`), before stage 4 spends time on features that stage 5 could not use.
+ */
+export const stage3Judge: DistillStage<
+  { queries: DistillQuery[]; answers: Map<string, QueryAnswers> },
+  { labels: Map<string, DistillLabel> }
+> = {
+  number: 3,
+  async run(ctx, { queries, answers }) {
+    const items = queries.flatMap((query) => ([1, 2] as const).map((pass) => ({ query, pass })));
+    const records = await runStageItems(ctx, {
+      stage: 3,
+      message: "judging",
+      log: "judgements.jsonl",
+      schema: judgementRecordSchema,
+      items,
+      itemKey: (item) => `${item.query.id}:${item.pass}`,
+      recordKey: (record) => `${record.id}:${record.pass}`,
+      concurrency: ctx.judge.concurrency,
+      work: (item, signal) => judgePass(ctx, answers.get(item.query.id)!, item, signal),
+    });
+    const labels = labelQueries(queries, records);
+    assertEnoughDistill(countLabels(queries, labels, ctx.settings), ctx.settings);
+    return { labels };
+  },
+};
+
+/** One judge pass: the judge call of stage 3. */
+async function judgePass(
+  ctx: StageContext,
+  answers: QueryAnswers,
+  item: JudgeItem,
+  signal: AbortSignal,
+): Promise<JudgementRecord> {
+  const { query: q, pass } = item;
+  // Both orders, so that a judge's position bias cancels out (docs/method.md §3.3).
+  const [answerA, answerB] = pass === 1 ? [answers.base, answers.persona] : [answers.persona, answers.base];
+  const v = await ctx.judge.judge({
+    question: q.query,
+    answerA,
+    answerB,
+    seed: itemSeed(ctx.settings.seed, `judge:${q.id}:${pass}`),
+    signal,
+  });
+  return { id: q.id, pass, verdict: v.verdict, raw: v.raw };
+}
+
+/** Distill iff pass 1 (A = base) says B and pass 2 (A = persona) says A; anything else, or a missing pass, retains. */
+function labelQueries(
+  queries: readonly DistillQuery[],
+  records: readonly JudgementRecord[],
+): Map<string, DistillLabel> {
+  const verdicts = new Map<string, { 1?: string; 2?: string }>();
+  for (const r of records) verdicts.set(r.id, { ...verdicts.get(r.id), [r.pass]: r.verdict });
+  const labels = new Map<string, DistillLabel>();
+  for (const q of queries) {
+    const v = verdicts.get(q.id);
+    labels.set(q.id, v?.[1] === "B" && v?.[2] === "A" ? "distill" : "retain");
+  }
+  return labels;
+}
