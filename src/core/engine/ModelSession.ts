@@ -22,14 +22,17 @@ export class ModelSession {
   /** The loaded model's info (loading it on first use or after an engine restart). */
   async model(signal?: AbortSignal): Promise<ModelInfo> {
     const current = this.loaded;
-    if (current && current.generation === this.engine.generation && this.engine.state === "ready") return current.info;
+    // Loaded, or still loading, on the engine that runs now: concurrent callers (compare mode's two sides, a
+    // generator's parallel sequences) share one load instead of each loading the model again.
+    const live = this.engine.state === "ready" || this.engine.state === "starting";
+    if (current && current.generation === this.engine.generation && live) return current.info;
     const info = this.engine.request("engine/loadModel", this.load, { signal });
-    const entry = { generation: -1, info };
+    // The request has started the engine if it was not running, so this is the generation that answers it.
+    const entry = { generation: this.engine.generation, info };
     this.loaded = entry;
     this.contexts.clear();
     try {
       await info;
-      entry.generation = this.engine.generation;
     } catch (err) {
       if (this.loaded === entry) this.loaded = undefined;
       throw err;
