@@ -10,7 +10,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { DistillJobOptions } from "../src/core/distill/DistillJob.js";
+import { STAGE_NAMES, type DistillJobOptions } from "../src/core/distill/DistillJob.js";
 import { distillSettingsSchema, type DistillSettings } from "../src/core/distill/distillSettings.js";
 import type { StageContext } from "../src/core/distill/DistillStage.js";
 import { JobProgress, type JobSnapshot } from "../src/core/distill/JobProgress.js";
@@ -157,6 +157,7 @@ export async function fakeDistillation(dir: string, o: FakeDistillationOptions =
         (s) => snapshots.push(s),
         () => undefined,
         0,
+        STAGE_NAMES,
       );
       return { jobDir, settings, ...tools(), progress, ...extra, snapshots };
     },

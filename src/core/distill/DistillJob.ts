@@ -21,6 +21,12 @@ import { stage5Train, type TrainStageResult } from "./stage5Train.js";
  */
 export const DISTILL_STAGES = [stage1Queries, stage2Answers, stage3Judge, stage4Gate, stage5Train] as const;
 
+/** The number of the step after the stages: writing the bundle. */
+const BUNDLE_STEP = DISTILL_STAGES.length + 1;
+
+/** `stageName` by stage number: the stages', then the bundle's. */
+export const STAGE_NAMES: readonly string[] = ["", ...DISTILL_STAGES.map((s) => s.name), "bundle"];
+
 /** Options of {@link DistillJob}: the stages' context (its `jobDir` is the working directory) and where the bundle goes. */
 export interface DistillJobOptions extends Omit<StageContext, "progress"> {
   /** Where the finished bundle goes (`<name>.prism`); replaced atomically only when complete. */
@@ -52,8 +58,12 @@ export class DistillJob {
   readonly progress: JobProgress;
 
   constructor(private readonly o: DistillJobOptions) {
-    this.progress = new JobProgress(basename(o.jobDir), o.onProgress, (err) =>
-      o.log?.(`progress listener failed: ${String(err)}`),
+    this.progress = new JobProgress(
+      basename(o.jobDir),
+      o.onProgress,
+      (err) => o.log?.(`progress listener failed: ${String(err)}`),
+      100,
+      STAGE_NAMES,
     );
   }
 
@@ -67,7 +77,7 @@ export class DistillJob {
         ...this.o,
         progress: this.progress,
       });
-      this.progress.stage(6, 0, 1, "writing the bundle");
+      this.progress.stage(BUNDLE_STEP, 0, 1, "writing the bundle");
       const counts = countLabels(queries, labels, settings);
       await assembleBundle({ jobDir, outDir: this.o.outDir, settings, queries, labels, counts, gate, training });
       await this.writeState("done");

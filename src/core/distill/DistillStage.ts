@@ -32,8 +32,10 @@ export interface StageContext {
  * (docs/architecture.md §8).
  */
 export interface DistillStage<In extends object, Out extends object> {
-  /** 1–5: the stage number of progress snapshots (`JobProgress`) and of docs/method.md §3. */
+  /** Its position in `DISTILL_STAGES`, from 1: the stage number of progress snapshots and of docs/method.md §3. */
   readonly number: number;
+  /** Its name in progress snapshots (`stageName`), e.g. `answers`. */
+  readonly name: string;
   run(ctx: StageContext, input: In): Promise<Out>;
 }
 

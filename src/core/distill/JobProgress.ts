@@ -16,8 +16,6 @@ export interface JobSnapshot {
   error?: { code: string; message: string };
 }
 
-export const STAGE_NAMES = ["", "queries", "answers", "judge", "gate", "LoRA training", "bundle"] as const;
-
 /**
  * Builds snapshots and throttles them to about 10 per second; stage changes and the final state are always
  * delivered. A throwing listener is caught, so a broken UI cannot break the job.
@@ -28,17 +26,22 @@ export class JobProgress {
   private stageStarted = performance.now();
   private stageBaseline = 0;
 
+  /**
+   * @param stageNames Each stage's `stageName`, by stage number (index 0 unused); the job's are `STAGE_NAMES` of
+   *   `DistillJob.ts`. Defaults to none (empty names).
+   */
   constructor(
     jobId: string,
     private readonly listener: ((s: JobSnapshot) => void) | undefined,
     private readonly onListenerError: (err: unknown) => void,
     private readonly intervalMs = 100,
+    private readonly stageNames: readonly string[] = [],
   ) {
     this.snapshot = {
       jobId,
       state: "running",
       stage: 1,
-      stageName: STAGE_NAMES[1],
+      stageName: stageNames[1] ?? "",
       done: 0,
       total: 0,
       itemsPerSecond: 0,
@@ -58,7 +61,7 @@ export class JobProgress {
     this.snapshot = {
       ...this.snapshot,
       stage,
-      stageName: STAGE_NAMES[stage] ?? "",
+      stageName: this.stageNames[stage] ?? "",
       done,
       total,
       message,

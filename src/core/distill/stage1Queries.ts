@@ -21,6 +21,7 @@ interface QueryItem {
  */
 export const stage1Queries: DistillStage<object, { queries: DistillQuery[] }> = {
   number: 1,
+  name: "queries",
   async run(ctx) {
     const { settings, generator } = ctx;
     const items = settings.personas.flatMap((persona) =>

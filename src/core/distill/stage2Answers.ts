@@ -16,6 +16,7 @@ interface AnswerItem {
  */
 export const stage2Answers: DistillStage<{ queries: DistillQuery[] }, { answers: Map<string, QueryAnswers> }> = {
   number: 2,
+  name: "answers",
   async run(ctx, { queries }) {
     const items = queries.flatMap((query) => (["base", "persona"] as const).map((side) => ({ query, side })));
     const records = await runStageItems(ctx, {

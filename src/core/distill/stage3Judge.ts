@@ -26,6 +26,7 @@ export const stage3Judge: DistillStage<
   { labels: Map<string, DistillLabel> }
 > = {
   number: 3,
+  name: "judge",
   async run(ctx, { queries, answers }) {
     const items = queries.flatMap((query) => ([1, 2] as const).map((pass) => ({ query, pass })));
     const records = await runStageItems(ctx, {

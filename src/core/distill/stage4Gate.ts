@@ -63,6 +63,7 @@ export const stage4Gate: DistillStage<
   { gate: GateStageResult }
 > = {
   number: 4,
+  name: "gate",
   async run(ctx, { queries, labels }) {
     const { jobDir, settings, progress } = ctx;
     // Entered before the check, so a job refused here is reported as failed in stage 4.

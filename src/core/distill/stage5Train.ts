@@ -97,6 +97,7 @@ export const stage5Train: DistillStage<
   { training: TrainStageResult }
 > = {
   number: 5,
+  name: "LoRA training",
   async run(ctx, { queries, answers, labels, gate }) {
     const { jobDir, settings, trainer, signal, progress } = ctx;
     const distill = queries.filter((q) => labels.get(q.id) === "distill");

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { readBundle } from "../../../src/core/bundle/readBundle.js";
 import type { DistillLabel, DistillQuery, QueryAnswers } from "../../../src/core/distill/distillRecords.js";
-import { DISTILL_STAGES, DistillJob, type DistillResult } from "../../../src/core/distill/DistillJob.js";
+import { DISTILL_STAGES, DistillJob, STAGE_NAMES, type DistillResult } from "../../../src/core/distill/DistillJob.js";
 import type { StagesOutput } from "../../../src/core/distill/DistillStage.js";
 import type { JobSnapshot } from "../../../src/core/distill/JobProgress.js";
 import { type stage1Queries } from "../../../src/core/distill/stage1Queries.js";
@@ -90,6 +90,9 @@ describe("DistillJob sequences the stages", () => {
     const stages = snapshots.map((s) => s.stage);
     expect([...new Set(stages)]).toEqual([1, 2, 3, 4, 5, 6]);
     expect(stages).toEqual([...stages].sort((a, b) => a - b));
+    expect(new Set(snapshots.map((s) => `${s.stage} ${s.stageName}`))).toEqual(
+      new Set(["1 queries", "2 answers", "3 judge", "4 gate", "5 LoRA training", "6 bundle"]),
+    );
     expect(snapshots.at(-1)).toMatchObject({ state: "done", stage: 6, done: 1, total: 1 });
     expect(await state(d)).toMatchObject({ status: "done", stage: 6 });
     const bundle = await readBundle(d.outDir, { identity: d.settings.model, embeddingSize: 8 });
@@ -106,7 +109,9 @@ describe("DistillJob sequences the stages", () => {
     >();
     type Misordered = readonly [typeof stage2Answers, typeof stage1Queries];
     expectTypeOf<StagesOutput<Misordered>>().toHaveProperty("stageOrderError");
+    // numbered by position; names as the CLI and the jobs view have always shown them
     expect(DISTILL_STAGES.map((s) => s.number)).toEqual([1, 2, 3, 4, 5]);
+    expect(STAGE_NAMES).toEqual(["", "queries", "answers", "judge", "gate", "LoRA training", "bundle"]);
   });
 });
 
