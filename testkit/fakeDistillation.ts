@@ -17,7 +17,7 @@ import { JobProgress, type JobSnapshot } from "../src/core/distill/JobProgress.j
 import { ModelSession } from "../src/core/engine/ModelSession.js";
 import { FeatureExtractor } from "../src/core/features/FeatureExtractor.js";
 import { writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
-import { modelFingerprint, modelIdentity } from "../src/core/model/modelIdentity.js";
+import { modelFingerprint, modelIdentity, type ModelIdentity } from "../src/core/model/modelIdentity.js";
 import { PairwiseModelJudge } from "../src/core/pipeline/judges.js";
 import type { Persona } from "../src/core/pipeline/personas.js";
 import { EngineGenerator } from "../src/core/pipeline/TextGenerator.js";
@@ -30,8 +30,27 @@ export const FAKE_PERSONAS: Persona[] = [
   { id: "pilot", text: "You are an airline pilot." },
 ];
 
+/** The tiny base model of the fake world and its identity. */
+export interface FakeBaseModel {
+  path: string;
+  identity: ModelIdentity;
+}
+
+/**
+ * Writes the fake world's base model (a tiny generated GGUF, `base.gguf`) into `dir`. Read-only once written, so a
+ * test file can write it once and share it between its distillations (writing one costs more than a fake stage).
+ */
+export async function fakeBaseModel(dir: string): Promise<FakeBaseModel> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, "base.gguf");
+  await writeSyntheticModel(path, { seed: 3 });
+  return { path, identity: await modelIdentity(path) };
+}
+
 /** Options of {@link fakeDistillation}. */
 export interface FakeDistillationOptions {
+  /** The base model to use. Defaults to one written into the distillation's directory. */
+  base?: FakeBaseModel;
   /** Settings beyond model, personas, judge and generator (defaults: 8 queries per persona, small limits). */
   settings?: Record<string, unknown>;
   /** Extra engine options (more replies are tried before the world's). */
@@ -87,14 +106,12 @@ function worldReplies(): NonNullable<FakeEngineOptions["replies"]> {
 }
 
 /**
- * Writes the tiny base model into `dir` and returns a distillation whose job and bundle directories are in `dir`.
+ * A distillation whose job and bundle directories are in `dir` (with the base model, unless `base` is given).
  * Everything is deterministic: two runs in fresh directories produce the same logs, gate and adapter.
  */
 export async function fakeDistillation(dir: string, o: FakeDistillationOptions = {}): Promise<FakeDistillation> {
   await mkdir(dir, { recursive: true });
-  const basePath = join(dir, "base.gguf");
-  await writeSyntheticModel(basePath, { seed: 3 });
-  const identity = await modelIdentity(basePath);
+  const { path: basePath, identity } = o.base ?? (await fakeBaseModel(dir));
   const engine = new FakeEngine({
     ...o.engine,
     model: { embeddingSize: 8, ...o.engine?.model },

@@ -18,16 +18,12 @@ import type { GateStageResult } from "../../../src/core/distill/stage4Gate.js";
 import type { TrainStageResult } from "../../../src/core/distill/stage5Train.js";
 import { isCancellation } from "../../../src/core/errors.js";
 import type { FakeCall } from "../../../testkit/FakeEngine.js";
-import {
-  fakeDistillation,
-  type FakeDistillation,
-  type FakeDistillationOptions,
-} from "../../../testkit/fakeDistillation.js";
+import type { FakeDistillation, FakeDistillationOptions } from "../../../testkit/fakeDistillation.js";
 import { readJsonl, sortedLines } from "../../../testkit/readJsonl.js";
-import { scratchDirs } from "../../../testkit/scratchDirs.js";
+import { fakeDistillations } from "../../../testkit/fakeDistillations.js";
 
 const DATA = ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "labels.jsonl", "train.jsonl"];
-const tmp = scratchDirs("prism-job-");
+const distillation = fakeDistillations("prism-job-");
 
 async function state(d: FakeDistillation): Promise<{ status: string; stage: number; error?: { code: string } }> {
   return JSON.parse(await readFile(join(d.jobDir, "state.json"), "utf8")) as never;
@@ -72,20 +68,22 @@ async function loggedItems(d: FakeDistillation): Promise<number> {
   return (await Promise.all(logs.map((f) => readJsonl(join(d.jobDir, f))))).reduce((n, r) => n + r.length, 0);
 }
 
+/** An uninterrupted job: what every interrupted and resumed one must end with. */
 let reference: FakeDistillation;
+let referenceRun: Awaited<ReturnType<typeof run>>;
 let expected: Awaited<ReturnType<typeof outcome>>;
 
 beforeAll(async () => {
-  reference = await fakeDistillation(await tmp());
-  const { result } = await run(reference);
-  if (!(result as DistillResult).bundleDir) throw result;
+  reference = await distillation();
+  referenceRun = await run(reference);
+  if (!(referenceRun.result as DistillResult).bundleDir) throw referenceRun.result;
   expected = await outcome(reference);
 });
 
 describe("DistillJob sequences the stages", () => {
   it("runs stages 1–5, then writes a bundle that loads for the base model", async () => {
-    const d = await fakeDistillation(await tmp());
-    const { result, snapshots } = await run(d);
+    const d = reference;
+    const { result, snapshots } = referenceRun;
     expect(result).toMatchObject({ bundleDir: d.outDir, queries: 16, distill: 8, retain: 8 });
     const stages = snapshots.map((s) => s.stage);
     expect([...new Set(stages)]).toEqual([1, 2, 3, 4, 5, 6]);
@@ -97,7 +95,6 @@ describe("DistillJob sequences the stages", () => {
     expect(await state(d)).toMatchObject({ status: "done", stage: 6 });
     const bundle = await readBundle(d.outDir, { identity: d.settings.model, embeddingSize: 8 });
     expect(bundle.manifest.adapter.firstBlock).toBe(1);
-    expect(await outcome(d)).toEqual(expected);
     expect(existsSync(join(d.jobDir, "job.lock"))).toBe(false);
   });
 
@@ -133,7 +130,7 @@ describe("DistillJob resumes", () => {
       const o: FakeDistillationOptions = {
         engine: { onRequest: (c) => void (isCue(c) && ++seen === nth && controller.abort()) },
       };
-      const d = await fakeDistillation(await tmp(), o);
+      const d = await distillation(o);
       const first = await run(d, controller.signal);
       expect(isCancellation(first.result)).toBe(true);
       expect(first.snapshots.at(-1)).toMatchObject({ state: "cancelled", stage });
@@ -151,7 +148,7 @@ describe("DistillJob resumes", () => {
   );
 
   it("fails on an engine crash mid-stage with engine/crashed in state.json, and a re-run completes the same bundle", async () => {
-    const d = await fakeDistillation(await tmp(), { engine: { latencyMs: { "engine/generate": 1 } } });
+    const d = await distillation({ engine: { latencyMs: { "engine/generate": 1 } } });
     d.engine.inject({
       method: "engine/generate",
       when: (p) => JSON.stringify(p.messages).includes("impartial evaluator"),
@@ -169,7 +166,7 @@ describe("DistillJob resumes", () => {
   });
 
   it("resumes a training killed mid-run from the trainer's checkpoint", async () => {
-    const d = await fakeDistillation(await tmp(), { trainer: { failAtStep: 2 } });
+    const d = await distillation({ trainer: { failAtStep: 2 } });
     expect((await run(d)).result).toMatchObject({ code: "trainer/failed" });
     expect((await run(d)).result).toMatchObject({ bundleDir: d.outDir });
     expect(d.trainer.runs.map((r) => r.resumedFrom)).toEqual([0, 1]);
@@ -179,7 +176,7 @@ describe("DistillJob resumes", () => {
 
 describe("DistillJob stops and refuses", () => {
   it("stops promptly when cancelled inside a slow engine call", async () => {
-    const d = await fakeDistillation(await tmp());
+    const d = await distillation();
     d.engine.inject({ method: "engine/generate", times: Infinity, effect: { delayMs: 10_000 } });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 30);
@@ -192,7 +189,7 @@ describe("DistillJob stops and refuses", () => {
   });
 
   it("refuses to resume a job directory started with other settings", async () => {
-    const d = await fakeDistillation(await tmp());
+    const d = await distillation();
     const controller = new AbortController();
     controller.abort();
     await run(d, controller.signal);

@@ -3,15 +3,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { itemSeed } from "../../../src/core/distill/distillSettings.js";
 import { stage1Queries } from "../../../src/core/distill/stage1Queries.js";
-import { fakeDistillation } from "../../../testkit/fakeDistillation.js";
 import { readJsonl, sortedLines } from "../../../testkit/readJsonl.js";
-import { scratchDirs } from "../../../testkit/scratchDirs.js";
+import { fakeDistillations } from "../../../testkit/fakeDistillations.js";
 
-const tmp = scratchDirs("prism-stage1-");
+const distillation = fakeDistillations("prism-stage1-");
 
 describe("stage 1: queries", () => {
   it("generates queriesPerPersona queries per persona with per-item seeds, user prompts first", async () => {
-    const d = await fakeDistillation(await tmp(), {
+    const d = await distillation({
       settings: { queriesPerPersona: 3, userPrompts: [{ prompt: "  My own question about sauces?  " }] },
     });
     const ctx = d.stageContext();
@@ -34,11 +33,11 @@ describe("stage 1: queries", () => {
   });
 
   it("resumes after a failure mid-stage: finished generations are kept, only the rest run, the result is identical", async () => {
-    const reference = await fakeDistillation(await tmp());
+    const reference = await distillation();
     const expected = await stage1Queries.run(reference.stageContext(), {});
 
     // One at a time, so exactly the five generations before the failure are finished.
-    const d = await fakeDistillation(await tmp(), { sequences: 1 });
+    const d = await distillation({ sequences: 1 });
     d.engine.inject({ method: "engine/generate", skip: 5, effect: { error: "engine/generationFailed" } });
     await expect(stage1Queries.run(d.stageContext(), {})).rejects.toMatchObject({ code: "engine/generationFailed" });
     expect(await readJsonl(join(d.jobDir, "queries.jsonl"))).toHaveLength(5);
@@ -55,7 +54,7 @@ describe("stage 1: queries", () => {
   });
 
   it("fails with the attempts, the drop reasons and what the model wrote when nothing is usable", async () => {
-    const d = await fakeDistillation(await tmp(), {
+    const d = await distillation({
       settings: { queriesPerPersona: 2 },
       engine: {
         replies: [
@@ -88,7 +87,7 @@ describe("stage 1: queries", () => {
 
   it("quotes at most 200 characters of what the model wrote", async () => {
     const long = "I'm sorry, but I can't write questions about renal dosing. ".repeat(10);
-    const d = await fakeDistillation(await tmp(), {
+    const d = await distillation({
       settings: { queriesPerPersona: 1, query: { maxTokens: 2000 } },
       engine: { replies: [{ system: "You create evaluation questions", text: long }] },
     });

@@ -7,14 +7,14 @@ import { stage1Queries } from "../../../src/core/distill/stage1Queries.js";
 import { stage2Answers } from "../../../src/core/distill/stage2Answers.js";
 import { isCancellation } from "../../../src/core/errors.js";
 import type { FakeEngine } from "../../../testkit/FakeEngine.js";
-import { fakeDistillation, type FakeDistillationOptions } from "../../../testkit/fakeDistillation.js";
+import type { FakeDistillationOptions } from "../../../testkit/fakeDistillation.js";
 import { readJsonl, sortedLines } from "../../../testkit/readJsonl.js";
-import { scratchDirs } from "../../../testkit/scratchDirs.js";
+import { fakeDistillations } from "../../../testkit/fakeDistillations.js";
 
-const tmp = scratchDirs("prism-stage2-");
+const distillation = fakeDistillations("prism-stage2-");
 
 async function withQueries(o: FakeDistillationOptions = {}) {
-  const d = await fakeDistillation(await tmp(), o);
+  const d = await distillation(o);
   const { queries } = await stage1Queries.run(d.stageContext(), {});
   return { ...d, queries };
 }

@@ -7,14 +7,14 @@ import { stage1Queries } from "../../../src/core/distill/stage1Queries.js";
 import { stage2Answers } from "../../../src/core/distill/stage2Answers.js";
 import { stage3Judge } from "../../../src/core/distill/stage3Judge.js";
 import { isCancellation } from "../../../src/core/errors.js";
-import { caseOf, fakeDistillation, type FakeDistillationOptions } from "../../../testkit/fakeDistillation.js";
+import { caseOf, type FakeDistillationOptions } from "../../../testkit/fakeDistillation.js";
 import { readJsonl, sortedLines } from "../../../testkit/readJsonl.js";
-import { scratchDirs } from "../../../testkit/scratchDirs.js";
+import { fakeDistillations } from "../../../testkit/fakeDistillations.js";
 
-const tmp = scratchDirs("prism-stage3-");
+const distillation = fakeDistillations("prism-stage3-");
 
 async function withAnswers(o: FakeDistillationOptions = {}) {
-  const d = await fakeDistillation(await tmp(), o);
+  const d = await distillation(o);
   const { queries } = await stage1Queries.run(d.stageContext(), {});
   const { answers } = await stage2Answers.run(d.stageContext(), { queries });
   return { ...d, queries, answers };

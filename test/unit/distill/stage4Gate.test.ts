@@ -8,15 +8,15 @@ import { stage4Gate } from "../../../src/core/distill/stage4Gate.js";
 import { readGateFile } from "../../../src/core/gate/gateFile.js";
 import { modelFingerprint } from "../../../src/core/model/modelIdentity.js";
 import { studentMessages } from "../../../src/core/pipeline/studentPrompt.js";
-import { caseOf, fakeDistillation, type FakeDistillationOptions } from "../../../testkit/fakeDistillation.js";
+import { caseOf, type FakeDistillationOptions } from "../../../testkit/fakeDistillation.js";
 import { readJsonl } from "../../../testkit/readJsonl.js";
-import { scratchDirs } from "../../../testkit/scratchDirs.js";
+import { fakeDistillations } from "../../../testkit/fakeDistillations.js";
 
-const tmp = scratchDirs("prism-stage4-");
+const distillation = fakeDistillations("prism-stage4-");
 
 /** Stage 1's queries, labelled as the fake world's judge would (even cases distill). */
 async function withLabels(o: FakeDistillationOptions = {}) {
-  const d = await fakeDistillation(await tmp(), o);
+  const d = await distillation(o);
   const { queries } = await stage1Queries.run(d.stageContext(), {});
   const labels = new Map<string, DistillLabel>(
     queries.map((q) => [q.id, caseOf(q.query) % 2 === 0 ? "distill" : "retain"]),
@@ -93,7 +93,7 @@ describe("stage 4: the gate", () => {
     ["too few retain", 7, 3],
     ["too few distill", 2, 8],
   ])("%s: gate/insufficientData naming both counts, before any feature", async (_name, distill, retain) => {
-    const d = await fakeDistillation(await tmp());
+    const d = await distillation();
     const queries: DistillQuery[] = Array.from({ length: distill + retain }, (_, i) => ({
       id: `chef-${i}`,
       personaId: "chef",

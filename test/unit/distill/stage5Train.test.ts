@@ -15,17 +15,17 @@ import { stage5Train } from "../../../src/core/distill/stage5Train.js";
 import { isCancellation } from "../../../src/core/errors.js";
 import { readGguf } from "../../../src/core/gguf/readGguf.js";
 import { personaMessages, studentMessages } from "../../../src/core/pipeline/studentPrompt.js";
-import { caseOf, fakeDistillation, type FakeDistillationOptions } from "../../../testkit/fakeDistillation.js";
+import { caseOf, type FakeDistillationOptions } from "../../../testkit/fakeDistillation.js";
 import { readJsonl } from "../../../testkit/readJsonl.js";
-import { scratchDirs } from "../../../testkit/scratchDirs.js";
+import { fakeDistillations } from "../../../testkit/fakeDistillations.js";
 
-const tmp = scratchDirs("prism-stage5-");
+const distillation = fakeDistillations("prism-stage5-");
 
 const gate = { protectedBlocks: 1 };
 
 /** Stages 1–2 done, labels as the fake world's judge gives them (even cases distill). */
 async function withAnswers(o: FakeDistillationOptions = {}) {
-  const d = await fakeDistillation(await tmp(), o);
+  const d = await distillation(o);
   const { queries } = await stage1Queries.run(d.stageContext(), {});
   const { answers } = await stage2Answers.run(d.stageContext(), { queries });
   const labels = new Map<string, DistillLabel>(
