@@ -22,6 +22,8 @@ import type { FakeDistillation, FakeDistillationOptions } from "../../../testkit
 import { readJsonl, sortedLines } from "../../../testkit/readJsonl.js";
 import { fakeDistillations } from "../../../testkit/fakeDistillations.js";
 
+/** A small world (4 queries per persona: 4 distill, 4 retain) keeps the dozen job runs of this file quick. */
+const SMALL = { queriesPerPersona: 4 };
 const DATA = ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "labels.jsonl", "train.jsonl"];
 const distillation = fakeDistillations("prism-job-");
 
@@ -54,8 +56,11 @@ async function outcome(d: FakeDistillation) {
 
 /** Which stage an `engine/generate` serves, by its prompt (docs/method.md §9). */
 function generation(c: FakeCall): "query" | "answer" | "judge" | undefined {
-  if (c.method !== "engine/generate") return undefined;
-  const text = JSON.stringify(c.params.messages);
+  return c.method === "engine/generate" ? generationKind(c.params.messages) : undefined;
+}
+
+function generationKind(messages: unknown): "query" | "answer" | "judge" {
+  const text = JSON.stringify(messages);
   return text.includes("impartial evaluator") ? "judge" : text.includes("Expert description") ? "query" : "answer";
 }
 
@@ -74,7 +79,7 @@ let referenceRun: Awaited<ReturnType<typeof run>>;
 let expected: Awaited<ReturnType<typeof outcome>>;
 
 beforeAll(async () => {
-  reference = await distillation();
+  reference = await distillation({ settings: SMALL });
   referenceRun = await run(reference);
   if (!(referenceRun.result as DistillResult).bundleDir) throw referenceRun.result;
   expected = await outcome(reference);
@@ -84,7 +89,7 @@ describe("DistillJob sequences the stages", () => {
   it("runs stages 1–5, then writes a bundle that loads for the base model", async () => {
     const d = reference;
     const { result, snapshots } = referenceRun;
-    expect(result).toMatchObject({ bundleDir: d.outDir, queries: 16, distill: 8, retain: 8 });
+    expect(result).toMatchObject({ bundleDir: d.outDir, queries: 8, distill: 4, retain: 4 });
     const stages = snapshots.map((s) => s.stage);
     expect([...new Set(stages)]).toEqual([1, 2, 3, 4, 5, 6]);
     expect(stages).toEqual([...stages].sort((a, b) => a - b));
@@ -113,28 +118,73 @@ describe("DistillJob sequences the stages", () => {
 });
 
 describe("DistillJob resumes", () => {
-  /** The cue to cancel at: the n-th request of a stage's kind (stage 5: scoring the teacher). */
-  const cues: Array<[number, (c: FakeCall) => boolean, number]> = [
-    [1, (c) => generation(c) === "query", 5],
-    [2, (c) => generation(c) === "answer", 7],
-    [3, (c) => generation(c) === "judge", 9],
-    [4, (c) => c.method === "engine/embed", 6],
-    [5, (c) => c.method === "engine/scoreTopK", 3],
+  /** One way for a run to stop mid-stage; the cue is the n-th request of the stage's kind. */
+  interface Interruption {
+    stage: number;
+    how: string;
+    options(abort: () => void): FakeDistillationOptions;
+    /** Faults to inject once the distillation exists. */
+    arm?(d: FakeDistillation): void;
+    ends: { state: "cancelled" | "failed"; code?: string };
+  }
+  /** Aborts the job at the n-th request for which `isCue` holds. */
+  const cancelAt = (nth: number, isCue: (c: FakeCall) => boolean) => (abort: () => void) => {
+    let seen = 0;
+    return { engine: { onRequest: (c: FakeCall) => void (isCue(c) && ++seen === nth && abort()) } };
+  };
+  const interruptions: Interruption[] = [
+    {
+      stage: 1,
+      how: "cancelled",
+      options: cancelAt(3, (c) => generation(c) === "query"),
+      ends: { state: "cancelled" },
+    },
+    {
+      stage: 2,
+      how: "engine crash",
+      // with parallel answers in flight, all of which the crash fails
+      options: () => ({ engine: { latencyMs: { "engine/generate": 1 } } }),
+      arm: (d) =>
+        d.engine.inject({
+          method: "engine/generate",
+          when: (p) => generationKind(p.messages) === "answer",
+          skip: 6,
+          effect: { crash: {} },
+        }),
+      ends: { state: "failed", code: "engine/crashed" },
+    },
+    {
+      stage: 3,
+      how: "cancelled",
+      options: cancelAt(9, (c) => generation(c) === "judge"),
+      ends: { state: "cancelled" },
+    },
+    {
+      stage: 4,
+      how: "cancelled",
+      options: cancelAt(4, (c) => c.method === "engine/embed"),
+      ends: { state: "cancelled" },
+    },
+    {
+      stage: 5,
+      how: "trainer killed",
+      options: () => ({ trainer: { failAtStep: 2 } }),
+      ends: { state: "failed", code: "trainer/failed" },
+    },
   ];
 
-  it.each(cues)(
-    "cancelled mid-stage %i: the job stops as cancelled, a re-run redoes nothing finished and ends with the uninterrupted bundle",
-    async (stage, isCue, nth) => {
+  it.each(interruptions)(
+    "stage $stage, $how: the job records it, a re-run redoes nothing finished and ends with the uninterrupted bundle",
+    async ({ stage, options, arm, ends }) => {
       const controller = new AbortController();
-      let seen = 0;
-      const o: FakeDistillationOptions = {
-        engine: { onRequest: (c) => void (isCue(c) && ++seen === nth && controller.abort()) },
-      };
-      const d = await distillation(o);
+      const d = await distillation({ ...options(() => controller.abort()), settings: SMALL });
+      arm?.(d);
       const first = await run(d, controller.signal);
-      expect(isCancellation(first.result)).toBe(true);
-      expect(first.snapshots.at(-1)).toMatchObject({ state: "cancelled", stage });
-      expect(await state(d)).toMatchObject({ status: "cancelled", stage });
+      if (ends.state === "cancelled") expect(isCancellation(first.result)).toBe(true);
+      else expect(first.result).toMatchObject({ code: ends.code });
+      const error = ends.code ? { error: { code: ends.code } } : {};
+      expect(first.snapshots.at(-1)).toMatchObject({ state: ends.state, stage, ...error });
+      expect(await state(d)).toMatchObject({ status: ends.state, stage, ...error });
       expect(existsSync(join(d.jobDir, "job.lock"))).toBe(false);
 
       const finished = await loggedItems(d);
@@ -143,40 +193,15 @@ describe("DistillJob resumes", () => {
       expect(second.result).toMatchObject({ bundleDir: d.outDir });
       // every generation or embedding already in a log is skipped: the re-run does exactly the rest
       expect(loggedWork(d.engine.calls.slice(before))).toBe(loggedWork(reference.engine.calls) - finished);
+      if (stage === 5) expect(d.trainer.runs.map((r) => r.resumedFrom)).toEqual([0, 1]);
       expect(await outcome(d)).toEqual(expected);
     },
   );
-
-  it("fails on an engine crash mid-stage with engine/crashed in state.json, and a re-run completes the same bundle", async () => {
-    const d = await distillation({ engine: { latencyMs: { "engine/generate": 1 } } });
-    d.engine.inject({
-      method: "engine/generate",
-      when: (p) => JSON.stringify(p.messages).includes("impartial evaluator"),
-      skip: 4,
-      effect: { crash: { exitCode: 134 } },
-    });
-    const first = await run(d);
-    expect(first.result).toMatchObject({ code: "engine/crashed" });
-    expect(first.snapshots.at(-1)).toMatchObject({ state: "failed", stage: 3, error: { code: "engine/crashed" } });
-    expect(await state(d)).toMatchObject({ status: "failed", stage: 3, error: { code: "engine/crashed" } });
-    const second = await run(d);
-    expect(second.result).toMatchObject({ bundleDir: d.outDir });
-    expect(d.engine.generation).toBe(2);
-    expect(await outcome(d)).toEqual(expected);
-  });
-
-  it("resumes a training killed mid-run from the trainer's checkpoint", async () => {
-    const d = await distillation({ trainer: { failAtStep: 2 } });
-    expect((await run(d)).result).toMatchObject({ code: "trainer/failed" });
-    expect((await run(d)).result).toMatchObject({ bundleDir: d.outDir });
-    expect(d.trainer.runs.map((r) => r.resumedFrom)).toEqual([0, 1]);
-    expect(await outcome(d)).toEqual(expected);
-  });
 });
 
 describe("DistillJob stops and refuses", () => {
   it("stops promptly when cancelled inside a slow engine call", async () => {
-    const d = await distillation();
+    const d = await distillation({ settings: SMALL });
     d.engine.inject({ method: "engine/generate", times: Infinity, effect: { delayMs: 10_000 } });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 30);
@@ -189,7 +214,7 @@ describe("DistillJob stops and refuses", () => {
   });
 
   it("refuses to resume a job directory started with other settings", async () => {
-    const d = await distillation();
+    const d = await distillation({ settings: SMALL });
     const controller = new AbortController();
     controller.abort();
     await run(d, controller.signal);
