@@ -56,10 +56,12 @@ export const ERROR_CODES = [
   "job/locked",
   "job/corrupt",
   "job/settingsChanged",
+  "job/invalidName",
   "distill/invalidPersonas",
   "distill/invalidPrompts",
   "distill/emptyDataset",
   "distill/backendFailed",
+  "distill/invalidBackend",
   "trainer/failed",
   "trainer/notBuilt",
   // routing

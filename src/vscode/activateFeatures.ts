@@ -102,7 +102,7 @@ export function activateFeatures(context: vscode.ExtensionContext): PrismExtensi
   context.subscriptions.push(
     vscode.window.createTreeView("prism.jobs", { treeDataProvider: tree, showCollapseAll: false }),
   );
-  command("prism.startDistillation", () => startDistillation(jobs));
+  command("prism.startDistillation", () => startDistillation(jobs, service.config().distillPreset));
   command("prism.jobs.refresh", () => jobs.list());
   command("prism.jobs.resume", (job?: unknown) => jobs.resume(jobName(job)));
   command("prism.jobs.cancel", (job?: unknown) => jobs.cancel(jobName(job)));

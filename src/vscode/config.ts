@@ -3,6 +3,7 @@ import type { GpuChoice } from "../protocol/engineProtocol.js";
 import { gpuChoiceSchema } from "../protocol/engineProtocol.js";
 import type { RouteModeWire } from "../protocol/webviewProtocol.js";
 import { routeModeSchema } from "../protocol/webviewProtocol.js";
+import { DISTILL_PRESETS, type DistillPreset } from "../core/cost/distillPresets.js";
 import { defaultThreadCount } from "../core/util/defaultThreadCount.js";
 
 /** A validated snapshot of the `prism.*` settings. */
@@ -18,6 +19,8 @@ export interface PrismConfig {
   maxTokens: number;
   temperature: number;
   logPrompts: "full" | "hash";
+  /** The size Start Distillation proposes first (docs/method.md §7). */
+  distillPreset: DistillPreset;
 }
 
 /**
@@ -51,6 +54,10 @@ export function readConfig(warn: (message: string) => void): PrismConfig {
   const mode = routeModeSchema.safeParse(c.get<string>("chat.mode", "hard"));
   const maxTokensRaw = c.get<number>("generation.maxTokens", 512);
   const temperatureRaw = c.get<number>("generation.temperature", 0);
+  const presetRaw = c.get<string>("distill.preset", "quick");
+  const distillPreset = DISTILL_PRESETS.find((p) => p === presetRaw);
+  if (!distillPreset)
+    warn(`prism.distill.preset "${presetRaw}" is not one of ${DISTILL_PRESETS.join(", ")}; using quick.`);
   return {
     modelPath: userPath("model.path"),
     defaultModelUri: c.get<string>("model.defaultUri", "").trim(),
@@ -62,5 +69,6 @@ export function readConfig(warn: (message: string) => void): PrismConfig {
     maxTokens: Number.isInteger(maxTokensRaw) && maxTokensRaw > 0 ? Math.min(maxTokensRaw, 32_768) : 512,
     temperature: Number.isFinite(temperatureRaw) && temperatureRaw >= 0 ? Math.min(temperatureRaw, 5) : 0,
     logPrompts: c.get<string>("routing.logPrompts", "full") === "hash" ? "hash" : "full",
+    distillPreset: distillPreset ?? "quick",
   };
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixtures } from "./harness.js";
@@ -74,6 +75,30 @@ describe("prism CLI", () => {
     expect(list.stdout).toContain("\n  distill ");
     const { version } = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
     expect(prism("--version")).toMatchObject({ status: 0, stdout: `${version}\n` });
+  });
+
+  it("distill --estimate measures this machine and prints the preset's work per stage without starting a job", () => {
+    const dir = mkdtempSync(join(tmpdir(), "prism-estimate-"));
+    const out = join(dir, "b.prism");
+    const args = ["distill", "--model", fixtures.tiny, "--out", out, "--threads", "1", "--gpu", "false"];
+    const r = prism(...args, "--preset", "quick", "--estimate", "--json");
+    expect(r.status, r.stderr).toBe(0);
+    const e = JSON.parse(r.stdout);
+    expect(e.preset).toBe("quick");
+    expect(e.stages.map((s: { stage: number }) => s.stage)).toEqual([1, 2, 3, 4, 5]);
+    // quick: 6 personas x 16 queries, two answers and two judge passes each
+    expect(e.stages[0].items).toBe(96);
+    expect(e.stages[1].items).toBe(192);
+    expect(e.stages[2].items).toBe(192);
+    for (const rate of ["promptTokensPerSecond", "generatedTokensPerSecond", "trainTokensPerSecond"])
+      expect(e.rates[rate]).toBeGreaterThan(0);
+    expect(e.totalSeconds).toBeGreaterThan(0);
+    expect(existsSync(`${out}.job`)).toBe(false);
+    const text = prism(...args, "--preset", "paper", "--queries-per-persona", "2", "--estimate");
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^stage 1 queries: 24 items, .* tokens, ~\d+ (s|min)$/m);
+    expect(text.stdout).toMatch(/^total ~.* on this machine$/m);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("Ctrl-C cancels a running stream cleanly with exit 130", async () => {

@@ -2,11 +2,13 @@ import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { distillSettingsSchema } from "../../core/distill/distillSettings.js";
 import { prepareDistillation } from "../../core/distill/prepareDistillation.js";
+import { DISTILL_PRESETS, PRESET_VALUES } from "../../core/cost/distillPresets.js";
+import { formatDistillCost } from "../../core/cost/estimateDistillation.js";
 import { formatFeatureSpec } from "../../core/features/featureSpec.js";
 import { DEFAULT_PERSONAS } from "../../core/pipeline/personas.js";
 import { cliCacheDir } from "../cliCacheDir.js";
 import { UsageError } from "../CliContext.js";
-import { intOption, listOption, stringOption } from "../options/CliOption.js";
+import { choiceOption, flagOption, intOption, listOption, stringOption } from "../options/CliOption.js";
 import { cliCommand } from "../options/cliCommand.js";
 import {
   contextOption,
@@ -124,6 +126,14 @@ export const distillCommand = cliCommand(
       }),
       ...LORA_OPTIONS,
       loss: lossOption(`${DEFAULT_LOSS}, the paper's`),
+      preset: choiceOption({
+        choices: DISTILL_PRESETS,
+        description:
+          "the job's size: quick (6 personas x 16 queries, 256-token answers, 2 epochs), standard, or paper " +
+          "(the method's full settings); options given explicitly override it (docs/method.md §7)",
+        default: "paper",
+      }),
+      estimate: flagOption("measure this machine, print the job's work and time estimate per stage, and exit"),
       fresh: FRESH_OPTION,
       json: jsonOption("the summary"),
     },
@@ -132,7 +142,8 @@ export const distillCommand = cliCommand(
     let personas = v.personas
       ? await readPersonasFile(resolve(v.personas))
       : DEFAULT_PERSONAS.map(({ id, text }) => ({ id, text }));
-    const wanted = v["persona-ids"];
+    // A preset's persona subset applies only to the built-in set, and only when the user named none.
+    const wanted = v["persona-ids"] ?? (v.personas ? undefined : PRESET_VALUES[v.preset].personaIds);
     if (wanted) {
       const unknown = wanted.filter((id) => !personas.some((p) => p.id === id));
       if (unknown.length) throw new UsageError(`--persona-ids: unknown persona(s) ${unknown.join(", ")}.`);
@@ -153,6 +164,7 @@ export const distillCommand = cliCommand(
       trainerBinary: trainerBinary(),
       hashCacheFile: join(cliCacheDir(), "model-hashes.json"),
       signal: ctx.signal,
+      preset: v.preset,
       settings: {
         queriesPerPersona: v["queries-per-persona"],
         userPrompts,
@@ -172,6 +184,15 @@ export const distillCommand = cliCommand(
         },
       },
     });
+    if (v.estimate) {
+      const estimate = await prepared.estimate(ctx.signal);
+      ctx.stdout.write(
+        v.json
+          ? `${JSON.stringify({ preset: v.preset, rates: estimate.rates, ...estimate.cost }, null, 2)}\n`
+          : `${formatDistillCost(estimate.cost, estimate.rates).join("\n")}\n`,
+      );
+      return;
+    }
     if (v.fresh) await rm(prepared.jobDir, { recursive: true, force: true });
     await runDistillJob(prepared, ctx, v.json);
   },

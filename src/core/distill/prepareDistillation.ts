@@ -1,4 +1,6 @@
 import type { GpuChoice } from "../../protocol/engineProtocol.js";
+import { applyPreset, type DistillPreset } from "../cost/distillPresets.js";
+import { estimateDistillation, type DistillEstimate } from "../cost/estimateDistillation.js";
 import type { EngineClient } from "../engine/EngineClient.js";
 import { ModelSession } from "../engine/ModelSession.js";
 import { AppError } from "../errors.js";
@@ -38,6 +40,8 @@ export interface DistillationSetup {
   hashCacheFile?: string;
   /** Settings beyond model, personas, judge and generator (counts, seeds, limits, LoRA). */
   settings: Omit<DistillSettingsInput, "model" | "personas" | "judge" | "generator">;
+  /** Fills the settings left unset (docs/method.md §7); without one, the settings' defaults (= `paper`). */
+  preset?: DistillPreset;
   signal?: AbortSignal;
 }
 
@@ -45,6 +49,8 @@ export interface DistillationSetup {
 export interface PreparedDistillation {
   settings: DistillSettings;
   jobDir: string;
+  /** Measures this machine (a few seconds) and estimates the job's work and time per stage. */
+  estimate(signal?: AbortSignal): Promise<DistillEstimate>;
   job(options: Pick<DistillJobOptions, "signal" | "onProgress" | "log">): DistillJob;
 }
 
@@ -56,7 +62,7 @@ export function makeJudge(spec: string, generator: TextGenerator): Judge {
   const make = rule ? BUILTIN_RULE_JUDGES[rule] : undefined;
   if (make) return make();
   throw new AppError(
-    "cli/usage",
+    "distill/invalidBackend",
     `The judge must be self, an http(s) URL, or rule:${Object.keys(BUILTIN_RULE_JUDGES).join("|rule:")}; got "${spec}".`,
   );
 }
@@ -68,19 +74,23 @@ export function makeJudge(spec: string, generator: TextGenerator): Judge {
 export async function prepareDistillation(setup: DistillationSetup): Promise<PreparedDistillation> {
   const { engine, modelPath, threads, gpu, signal } = setup;
   if (setup.generator !== "local" && !/^https?:\/\//.test(setup.generator)) {
-    throw new AppError("cli/usage", `The generator must be local or an http(s) URL; got "${setup.generator}".`);
+    throw new AppError(
+      "distill/invalidBackend",
+      `The generator must be local or an http(s) URL; got "${setup.generator}".`,
+    );
   }
   const session = new ModelSession(engine, { modelPath, gpu, threads });
   const info = await session.model(signal);
   const contextSize = setup.contextSize ?? Math.min(info.contextLength || 4096, 4096);
+  const sequences = setup.sequences ?? 4;
   const generator: TextGenerator =
     setup.generator === "local"
-      ? new EngineGenerator({ session, contextSize, threads, sequences: setup.sequences ?? 4 })
+      ? new EngineGenerator({ session, contextSize, threads, sequences })
       : new OpenAiGenerator({ baseUrl: setup.generator });
   const judge = typeof setup.judge === "string" ? makeJudge(setup.judge, generator) : setup.judge;
   const identity = await modelIdentity(modelPath, { cacheFile: setup.hashCacheFile, signal });
   const settings = distillSettingsSchema.parse({
-    ...setup.settings,
+    ...(setup.preset ? applyPreset(setup.preset, setup.settings) : setup.settings),
     model: { ...identity, path: modelPath },
     personas: setup.personas,
     judge: judge.description,
@@ -104,9 +114,19 @@ export async function prepareDistillation(setup: DistillationSetup): Promise<Pre
     gpu,
   });
   const trainer = new NativeTrainer({ binaryPath: setup.trainerBinary, threads });
+  const costSetup = {
+    session,
+    settings,
+    threads,
+    sequences,
+    contextSize,
+    localGenerator: setup.generator === "local",
+    localJudge: setup.judge === "self" && setup.generator === "local",
+  };
   return {
     settings,
     jobDir,
+    estimate: (estimateSignal) => estimateDistillation(costSetup, estimateSignal),
     job: (o) =>
       new DistillJob({ jobDir, outDir: setup.outDir, settings, generator, judge, features, session, trainer, ...o }),
   };

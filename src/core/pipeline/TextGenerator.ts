@@ -54,6 +54,11 @@ export interface EngineGeneratorOptions {
   thoughts?: "allow" | "discourage";
 }
 
+/** The session key of the local generator's context, shared with the cost calibration (`measureRates`). */
+export function generatorContextKey(sequences: number): string {
+  return `generator-${sequences}`;
+}
+
 /**
  * Generates with the local engine: one context with several sequences, so that concurrent calls are
  * evaluated in the same batches (docs/method.md §7: hundreds of queries × two answers × two judge passes).
@@ -72,7 +77,7 @@ export class EngineGenerator implements TextGenerator {
   async generate(messages: ChatMessage[], settings: GenerateSettings): Promise<GenerateResult> {
     const { session, contextSize, threads } = this.options;
     const contextId = await session.context(
-      `generator-${this.concurrency}`,
+      generatorContextKey(this.concurrency),
       // node-llama-cpp gives each sequence its own `contextSize` cells.
       { contextSize, sequences: this.concurrency, threads },
       settings.signal,

@@ -1,15 +1,51 @@
 import { readFile } from "node:fs/promises";
 import * as vscode from "vscode";
+import { DISTILL_PRESETS, PRESET_VALUES, type DistillPreset } from "../../core/cost/distillPresets.js";
+import { formatDistillCost, formatDuration, type DistillEstimate } from "../../core/cost/estimateDistillation.js";
 import { DEFAULT_PERSONAS, personaSchema, type Persona } from "../../core/pipeline/personas.js";
 import type { JobManager } from "../jobs/JobManager.js";
 
+const PRESET_LABELS: Record<DistillPreset, { label: string; detail: string }> = {
+  quick: {
+    label: "Quick",
+    detail: "6 personas × 16 queries, 256-token answers, 2 epochs: the smallest job that still trains the gate",
+  },
+  standard: { label: "Standard", detail: "12 personas × 16 queries, 384-token answers, 3 epochs" },
+  paper: {
+    label: "Paper",
+    detail: "The method's full settings: 12 personas × 50 queries, 512-token answers, 10 epochs",
+  },
+};
+
 /**
- * "PRISM: Start Distillation": persona set (the 12 defaults, a subset, or your own), queries per persona, an
- * optional prompts file, and the bundle name; the job then runs in the background (Jobs view + notification).
+ * "PRISM: Start Distillation": size (a preset, `prism.distill.preset` first), persona set (the preset's, the 12
+ * defaults, a subset, or your own), queries per persona, an optional prompts file, and the bundle name. The model
+ * is loaded and this machine measured, and the job starts only after the user has seen the work and the time
+ * estimate (docs/method.md §7); it then runs in the background (Jobs view + notification).
  */
-export async function startDistillation(jobs: JobManager): Promise<string | undefined> {
+export async function startDistillation(
+  jobs: JobManager,
+  proposed: DistillPreset = "quick",
+): Promise<string | undefined> {
+  const order = [proposed, ...DISTILL_PRESETS.filter((p) => p !== proposed)];
+  const size = await vscode.window.showQuickPick(
+    order.map((value) => ({ ...PRESET_LABELS[value], value, description: value === proposed ? "(setting)" : "" })),
+    { title: "PRISM distillation: size (every value can be changed in the next steps)" },
+  );
+  if (!size) return undefined;
+  const preset = PRESET_VALUES[size.value];
+  const presetPersonas = preset.personaIds
+    ? [
+        {
+          label: `The preset's ${preset.personaIds.length} personas`,
+          description: preset.personaIds.join(", "),
+          value: "preset",
+        },
+      ]
+    : [];
   const mode = await vscode.window.showQuickPick(
     [
+      ...presetPersonas,
       { label: "All 12 default personas", value: "all" },
       { label: "Choose among the default personas…", value: "some" },
       { label: "Write my own persona…", value: "own" },
@@ -19,7 +55,9 @@ export async function startDistillation(jobs: JobManager): Promise<string | unde
   );
   if (!mode) return undefined;
   let personas: Persona[] = DEFAULT_PERSONAS.map(({ id, text }) => ({ id, text }));
-  if (mode.value === "some") {
+  if (mode.value === "preset") {
+    personas = personas.filter((p) => preset.personaIds?.includes(p.id));
+  } else if (mode.value === "some") {
     const picked = await vscode.window.showQuickPick(
       DEFAULT_PERSONAS.map((p) => ({ label: p.id, description: p.min, detail: p.half, picked: true })),
       { canPickMany: true, title: "Personas to distil" },
@@ -46,7 +84,7 @@ export async function startDistillation(jobs: JobManager): Promise<string | unde
   }
   const count = await vscode.window.showInputBox({
     title: "Queries per persona",
-    value: "50",
+    value: String(preset.queriesPerPersona),
     prompt: "The model writes this many questions per persona (the paper: 50). 0 = only your own prompts.",
     validateInput: (v) => (/^\d{1,4}$/.test(v.trim()) ? undefined : "A whole number from 0 to 9999."),
   });
@@ -76,7 +114,37 @@ export async function startDistillation(jobs: JobManager): Promise<string | unde
     validateInput: (v) => (/^[\w.-]{1,64}$/.test(v) ? undefined : "Letters, digits, '.', '_' or '-' (at most 64)."),
   });
   if (!name) return undefined;
-  await jobs.start({ name, personas, queriesPerPersona: Number(count), userPrompts });
+  let measured!: () => void;
+  const measuring = new Promise<void>((resolve) => (measured = resolve));
+  void vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: "PRISM: loading the model and measuring this machine…" },
+    () => measuring,
+  );
+  let started = false;
+  await jobs.start({
+    name,
+    personas,
+    queriesPerPersona: Number(count),
+    userPrompts,
+    preset: size.value,
+    confirm: async (estimate) => {
+      measured();
+      started = await confirmEstimate(name, estimate);
+      return started;
+    },
+  });
+  // A job that fails before its estimate (a model the trainer refuses, say) must not leave the progress open.
+  void jobs.whenSettled(name).finally(measured);
   void vscode.commands.executeCommand("prism.jobs.focus");
   return name;
+}
+
+/** The work and time estimate, and the choice to start. */
+async function confirmEstimate(name: string, estimate: DistillEstimate): Promise<boolean> {
+  const choice = await vscode.window.showInformationMessage(
+    `Distil "${name}": about ${formatDuration(estimate.cost.totalSeconds)} on this machine.`,
+    { modal: true, detail: formatDistillCost(estimate.cost, estimate.rates).join("\n") },
+    "Start",
+  );
+  return choice === "Start";
 }

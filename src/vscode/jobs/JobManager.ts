@@ -3,6 +3,8 @@ import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import * as vscode from "vscode";
 import { prepareDistillation } from "../../core/distill/prepareDistillation.js";
+import type { DistillPreset } from "../../core/cost/distillPresets.js";
+import type { DistillEstimate } from "../../core/cost/estimateDistillation.js";
 import type { DistillSettings } from "../../core/distill/distillSettings.js";
 import type { JobSnapshot } from "../../core/distill/JobProgress.js";
 import { AppError, isCancellation } from "../../core/errors.js";
@@ -30,6 +32,13 @@ export interface StartOptions {
   /** Extra settings (tests: small counts and limits). */
   overrides?: Record<string, unknown>;
   judge?: string;
+  /** Fills what the options leave unset (docs/method.md §7). */
+  preset?: DistillPreset;
+  /**
+   * Shown the measured estimate once the model is loaded, before any work; the job starts only if it resolves
+   * true (false cancels without leaving a job behind). Without it the job starts at once.
+   */
+  confirm?(estimate: DistillEstimate): Promise<boolean>;
 }
 
 /**
@@ -103,7 +112,7 @@ export class JobManager implements vscode.Disposable {
   /** Starts a new job (refusing a name in use). */
   async start(o: StartOptions): Promise<void> {
     if (!/^[\w.-]{1,64}$/.test(o.name))
-      throw new AppError("cli/usage", "Job names are 1–64 letters, digits, '.', '_' or '-'.");
+      throw new AppError("job/invalidName", "Job names are 1–64 letters, digits, '.', '_' or '-'.");
     if (existsSync(join(this.jobsDir, `${o.name}.prism.job`))) {
       throw new AppError("job/locked", `A job named "${o.name}" exists already; resume or delete it.`);
     }
@@ -117,6 +126,7 @@ export class JobManager implements vscode.Disposable {
         ...(o.overrides ?? {}),
       },
       o.judge ?? "self",
+      { preset: o.preset, confirm: o.confirm },
     );
   }
 
@@ -145,7 +155,13 @@ export class JobManager implements vscode.Disposable {
     await this.running.get(name)?.done;
   }
 
-  private launch(name: string, personas: Persona[], settings: Record<string, unknown>, judge: string): void {
+  private launch(
+    name: string,
+    personas: Persona[],
+    settings: Record<string, unknown>,
+    judge: string,
+    start: Pick<StartOptions, "preset" | "confirm"> = {},
+  ): void {
     const controller = new AbortController();
     const entry = { controller, snapshot: undefined as JobSnapshot | undefined, done: Promise.resolve() };
     this.running.set(name, entry);
@@ -166,7 +182,12 @@ export class JobManager implements vscode.Disposable {
           hashCacheFile: join(this.service.storageDir, "model-hashes.json"),
           signal: controller.signal,
           settings,
+          preset: start.preset,
         });
+        if (start.confirm && !(await start.confirm(await prepared.estimate(controller.signal)))) {
+          this.service.log.info(`distillation "${name}" not started: declined after the estimate`);
+          return;
+        }
         await prepared
           .job({
             signal: controller.signal,

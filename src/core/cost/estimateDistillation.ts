@@ -1,0 +1,80 @@
+import type { DistillSettings } from "../distill/distillSettings.js";
+import type { ModelSession } from "../engine/ModelSession.js";
+import { generatorContextKey } from "../pipeline/TextGenerator.js";
+import { estimateDistillCost, type CostContext, type DistillCost } from "./estimateDistillCost.js";
+import { measureRates, type MeasuredRates } from "./measureRates.js";
+
+/** Where a distillation runs, as far as its cost is concerned. */
+export interface DistillCostSetup {
+  session: ModelSession;
+  settings: DistillSettings;
+  threads: number;
+  /** The local generator's parallel sequences and per-sequence context. */
+  sequences: number;
+  contextSize: number;
+  localGenerator: boolean;
+  localJudge: boolean;
+}
+
+/** A job's estimate with the measurements behind it. */
+export interface DistillEstimate {
+  cost: DistillCost;
+  rates: MeasuredRates;
+}
+
+/**
+ * Measures this machine (a few seconds, `measureRates`) and estimates the whole job (`estimateDistillCost`); the
+ * CLI's `--estimate`, the extension's start dialog and the job's ETA all use it.
+ */
+export async function estimateDistillation(setup: DistillCostSetup, signal?: AbortSignal): Promise<DistillEstimate> {
+  const info = await setup.session.model(signal);
+  const rates = await measureRates(setup.session, {
+    threads: setup.threads,
+    sequences: setup.localGenerator ? setup.sequences : 1,
+    contextSize: setup.contextSize,
+    // the generator's own context: measured as stages 1-3 will use it, and warm for them
+    contextKey: setup.localGenerator ? generatorContextKey(setup.sequences) : undefined,
+    signal,
+  });
+  const spec = setup.settings.featureSpec;
+  const context: CostContext = {
+    rates,
+    tokensPerChar: rates.tokensPerChar,
+    localGenerator: setup.localGenerator,
+    localJudge: setup.localJudge,
+    // `layer:K` evaluates the embeddings and K blocks of the model's L (docs/method.md §4).
+    featurePassFraction: spec.source === "layer" && info.layers > 0 ? Math.min(1, spec.layer / info.layers) : 1,
+  };
+  return { cost: estimateDistillCost(setup.settings, context), rates };
+}
+
+/** A cost estimate in words, for the CLI and the start dialog: per stage, then the total and the assumptions. */
+export function formatDistillCost(cost: DistillCost, rates?: MeasuredRates): string[] {
+  const names = ["", "queries", "answers", "judge", "gate", "LoRA"];
+  const k = (n: number): string => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(Math.round(n)));
+  const lines = cost.stages.map((s) => {
+    const work = [
+      s.generatedTokens ? `${k(s.generatedTokens)} generated` : "",
+      s.promptTokens ? `${k(s.promptTokens)} prompt` : "",
+      s.trainTokens ? `${k(s.trainTokens)} training` : "",
+    ].filter(Boolean);
+    return `stage ${s.stage} ${names[s.stage]}: ${s.items} items, ${work.join(" + ") || "no"} tokens, ~${formatDuration(s.seconds)}`;
+  });
+  lines.push(`total ~${formatDuration(cost.totalSeconds)} on this machine`);
+  if (rates) {
+    lines.push(
+      `measured: prompt ${rates.promptTokensPerSecond.toFixed(0)} tok/s, decoding ${rates.generatedTokensPerSecond.toFixed(1)} tok/s, ` +
+        `training ~${rates.trainTokensPerSecond.toFixed(1)} tok/s (derived)`,
+    );
+  }
+  if (cost.assumptions.length) lines.push(`assuming ${cost.assumptions.join("; ")}`);
+  return lines;
+}
+
+/** `3 h 05 min`, `12 min`, `40 s`. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { applyPreset, DISTILL_PRESETS, PRESET_VALUES } from "../../../src/core/cost/distillPresets.js";
+import { estimateDistillCost, type CostContext } from "../../../src/core/cost/estimateDistillCost.js";
+import { distillSettingsSchema, type DistillSettingsInput } from "../../../src/core/distill/distillSettings.js";
+import { DEFAULT_PERSONAS } from "../../../src/core/pipeline/personas.js";
+
+const input: DistillSettingsInput = {
+  model: { path: "m.gguf", architecture: "qwen2", tensorShapesDigest: "x", fileSize: 1, contentHash: "y" },
+  personas: [...DEFAULT_PERSONAS],
+  judge: "self",
+  generator: "local",
+};
+const ctx: CostContext = {
+  rates: { promptTokensPerSecond: 100, generatedTokensPerSecond: 10, trainTokensPerSecond: 5 },
+  tokensPerChar: 0.25,
+  localJudge: true,
+  localGenerator: true,
+  featurePassFraction: 1 / 24,
+};
+
+describe("estimateDistillCost", () => {
+  it("counts the paper's work: 600 generations, 1200 answers and judge passes, seconds from the rates", () => {
+    const settings = distillSettingsSchema.parse(applyPreset("paper", input));
+    const cost = estimateDistillCost(settings, ctx);
+    const [s1, s2, s3, s4, s5] = cost.stages;
+    expect(s1!.items).toBe(600);
+    expect(s1!.generatedTokens).toBe(600 * 48);
+    expect(s2!.items).toBe(1200);
+    expect(s2!.generatedTokens).toBe(1200 * Math.round(512 * 0.7));
+    expect(s3!.items).toBe(1200);
+    expect(s4!.items).toBe(600);
+    // 40 % of 600 distill samples, 10 epochs over 1024-token windows
+    expect(s5!.trainTokens % 1024).toBe(0);
+    expect(s5!.items).toBe(s5!.trainTokens / 1024);
+    expect(s5!.seconds).toBeCloseTo(s5!.promptTokens / 100 + s5!.trainTokens / 5, 6);
+    expect(s2!.seconds).toBeCloseTo(s2!.promptTokens / 100 + s2!.generatedTokens / 10, 6);
+    expect(cost.totalSeconds).toBeCloseTo(
+      cost.stages.reduce((n, s) => n + s.seconds, 0),
+      6,
+    );
+    expect(cost.assumptions.join("; ")).toMatch(/40 % of queries/);
+  });
+
+  it("replaces assumptions by observations, and a remote judge or generator costs no local time", () => {
+    const settings = distillSettingsSchema.parse(applyPreset("quick", input));
+    const observed = estimateDistillCost(settings, {
+      ...ctx,
+      observed: { queries: 90, queryTokens: 30, answerTokens: 100, distill: 20 },
+    });
+    expect(observed.stages[1]!.generatedTokens).toBe(2 * 90 * 100);
+    expect(observed.assumptions.some((a) => /distill|kept|answers fill|query is/.test(a))).toBe(false);
+    const remote = estimateDistillCost(settings, { ...ctx, localJudge: false, localGenerator: false });
+    expect(remote.stages[0]!.seconds).toBe(0);
+    expect(remote.stages[1]!.seconds).toBe(0);
+    expect(remote.stages[2]!.seconds).toBe(0);
+    expect(remote.stages[4]!.seconds).toBeGreaterThan(0);
+  });
+
+  it("sft training scores nothing", () => {
+    const settings = distillSettingsSchema.parse({ ...input, lora: { loss: "sft" } });
+    expect(estimateDistillCost(settings, ctx).stages[4]!.promptTokens).toBe(0);
+  });
+});
+
+describe("presets", () => {
+  it("quick < standard < paper in estimated time, and explicit values win", () => {
+    const seconds = DISTILL_PRESETS.map(
+      (p) => estimateDistillCost(distillSettingsSchema.parse(applyPreset(p, input)), ctx).totalSeconds,
+    );
+    expect(seconds[0]).toBeLessThan(seconds[1]!);
+    expect(seconds[1]).toBeLessThan(seconds[2]!);
+    const own = distillSettingsSchema.parse(
+      applyPreset("quick", { ...input, queriesPerPersona: 3, answer: { maxTokens: 99 }, lora: { epochs: 7 } }),
+    );
+    expect(own.queriesPerPersona).toBe(3);
+    expect(own.answer.maxTokens).toBe(99);
+    expect(own.answer.temperature).toBe(0.7);
+    expect(own.lora.epochs).toBe(7);
+    expect(own.lora.contextSize).toBe(PRESET_VALUES.quick.contextSize);
+  });
+
+  it("paper is the settings' defaults, and quick's personas are built-in ones", () => {
+    const defaults = distillSettingsSchema.parse(input);
+    const paper = distillSettingsSchema.parse(applyPreset("paper", input));
+    expect(paper).toEqual(defaults);
+    const ids = new Set(DEFAULT_PERSONAS.map((p) => p.id));
+    for (const id of PRESET_VALUES.quick.personaIds!) expect(ids.has(id)).toBe(true);
+  });
+});
