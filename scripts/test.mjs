@@ -1,4 +1,4 @@
-// The README's test command (after `npm ci`): type-check, lint, build (extension, engine, CLI, webview, and the
+// The README's test command (after `npm ci`): type-check, lint, format check (prettier), build (extension, engine, CLI, webview, and the
 // native LoRA trainer when missing or stale), every vitest project (unit, webview, model), then the VS Code
 // integration suites in a real extension host (code-server; set up on first run, apt packages as root).
 // Ends with one plain summary line, "N passed, N failed", that CI logs can be read by.
@@ -29,6 +29,7 @@ function step(name, cmd, argv) {
 
 step("type-check", "npm", ["run", "-s", "check-types"]);
 step("lint", "npm", ["run", "-s", "lint"]);
+step("format", "npx", ["prettier", "--check", "."]);
 step("build", process.execPath, ["esbuild.mjs"]);
 if (existsSync("scripts/buildTrainer.mjs"))
   step("build the LoRA trainer (cached)", process.execPath, ["scripts/buildTrainer.mjs"]);
