@@ -2,6 +2,7 @@
 // (docs/trainer.md §3, self-check). Exits 5 on any failed probe.
 #include "events.h"
 
+#include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 #include "ggml.h"
@@ -11,6 +12,11 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
+
+// Patch 0010: cross-entropy with sparse label rows; declared by its callers, not in ggml.h. Weak: null without it.
+extern "C" __attribute__((weak)) ggml_tensor * ggml_cross_entropy_loss_sparse(ggml_context * ctx, ggml_tensor * a,
+                                                                              ggml_tensor * b);
 
 namespace prism {
 
@@ -82,6 +88,115 @@ static bool probe_out_prod(std::string & detail) {
     return worst < 1e-4;
 }
 
+// One cross-entropy loss and its gradient as training allocates them (graph allocator, CPU backend): the logits
+// are a computed, non-output tensor, as in patch 0009's training graphs. Labels: dense rows, or with `sparse` the
+// same rows as (id, weight) pairs (patch 0010).
+struct CeRun {
+    float loss = NAN;
+    std::vector<float> grad;
+    bool in_place = false;   // the gradient overwrote the logits (patch 0009)
+    double ref_error = NAN;  // max |gradient - (softmax*sum(row) - row)/rows| computed here in double
+};
+
+static CeRun run_cross_entropy(bool sparse) {
+    const int nc = 7, nr = 3, k = 4;
+    const float xv[nc * nr] = {0.5f, -1.0f, 2.0f, 0.0f, 1.0f, 0.25f, -0.5f,
+                               3.0f, 0.1f, -2.0f, 0.7f, 0.0f, 1.5f, -0.3f,
+                               -1.2f, 0.4f, 0.9f, 2.2f, -0.6f, 0.05f, 1.1f};
+    // row 0: one-hot 1.5 at id 2; row 1 masked; row 2 soft, with a repeated id (weights add up)
+    const float ids[nr][k] = {{2, 0, 0, 0}, {0, 0, 0, 0}, {0, 4, 4, 6}};
+    const float wts[nr][k] = {{1.5f, 0, 0, 0}, {0, 0, 0, 0}, {0.2f, 0.3f, 0.1f, 0.4f}};
+    std::vector<float> yv;
+    if (sparse) {
+        for (int r = 0; r < nr; ++r) {
+            yv.insert(yv.end(), ids[r], ids[r] + k);
+            yv.insert(yv.end(), wts[r], wts[r] + k);
+        }
+    } else {
+        yv.assign(nc * nr, 0.0f);
+        for (int r = 0; r < nr; ++r) {
+            for (int j = 0; j < k; ++j) {
+                yv[r * nc + (int) ids[r][j]] += wts[r][j];
+            }
+        }
+    }
+    ggml_init_params ip = {/*.mem_size =*/ 4 * 1024 * 1024, /*.mem_buffer =*/ nullptr, /*.no_alloc =*/ true};
+    ggml_context * ctx = ggml_init(ip);
+    ggml_tensor * x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, nc, nr);
+    ggml_set_param(x);
+    ggml_tensor * logits = ggml_scale(ctx, x, 1.0f);
+    ggml_tensor * labels = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, sparse ? 2 * k : nc, nr);
+    ggml_set_input(labels);
+    ggml_tensor * loss = sparse ? ggml_cross_entropy_loss_sparse(ctx, logits, labels)
+                                : ggml_cross_entropy_loss(ctx, logits, labels);
+    ggml_set_output(loss);
+    ggml_set_loss(loss);
+    ggml_cgraph * gb = ggml_new_graph_custom(ctx, GGML_DEFAULT_GRAPH_SIZE, true);
+    ggml_build_forward_expand(gb, loss);
+    ggml_build_backward_expand(ctx, gb, nullptr);
+    ggml_tensor * grad = ggml_graph_get_grad(gb, logits);
+    ggml_set_output(grad);
+    CeRun out;
+    ggml_backend_t cpu = ggml_backend_cpu_init();
+    ggml_gallocr_t galloc = ggml_gallocr_new(ggml_backend_cpu_buffer_type());
+    if (cpu && galloc && grad && ggml_gallocr_alloc_graph(galloc, gb)) {
+        ggml_backend_tensor_set(x, xv, 0, sizeof(xv));
+        ggml_backend_tensor_set(labels, yv.data(), 0, yv.size() * sizeof(float));
+        ggml_graph_reset(gb);
+        out.in_place = grad->data == logits->data;
+        if (ggml_backend_graph_compute(cpu, gb) == GGML_STATUS_SUCCESS) {
+            ggml_backend_tensor_get(loss, &out.loss, 0, sizeof(float));
+            out.grad.resize(nc * nr);
+            ggml_backend_tensor_get(grad, out.grad.data(), 0, out.grad.size() * sizeof(float));
+            out.ref_error = 0.0;
+            for (int r = 0; r < nr; ++r) {
+                double mx = -INFINITY, se = 0.0, sw = 0.0;
+                std::vector<double> row(nc, 0.0);
+                for (int j = 0; j < k; ++j) {
+                    row[(int) ids[r][j]] += wts[r][j];
+                    sw += wts[r][j];
+                }
+                for (int c = 0; c < nc; ++c) mx = std::max(mx, (double) xv[r * nc + c]);
+                for (int c = 0; c < nc; ++c) se += std::exp(xv[r * nc + c] - mx);
+                for (int c = 0; c < nc; ++c) {
+                    const double g = (std::exp(xv[r * nc + c] - mx) / se * sw - row[c]) / nr;
+                    out.ref_error = std::max(out.ref_error, std::fabs(g - out.grad[r * nc + c]));
+                }
+            }
+        }
+    }
+    ggml_gallocr_free(galloc);
+    ggml_backend_free(cpu);
+    ggml_free(ctx);
+    return out;
+}
+
+// Patch 0009 probe: the cross-entropy gradient is computed in place over the logits (no extra [n_vocab, ctx]
+// tensor) and is still the exact gradient. Patch 0010 probe: sparse label rows give the dense rows' loss and
+// gradient.
+static bool probe_cross_entropy_memory(bool & in_place_ok, std::string & in_place_detail, bool & sparse_ok,
+                                       std::string & sparse_detail) {
+    const CeRun dense = run_cross_entropy(false);
+    const bool finite = std::isfinite(dense.loss) && !dense.grad.empty();
+    in_place_ok = finite && dense.in_place && dense.ref_error < 1e-6;
+    in_place_detail = std::string("gradient ") + (dense.in_place ? "in place over" : "beside") +
+                      " the logits, max |gradient - exact| = " + std::to_string(dense.ref_error);
+    if (!ggml_cross_entropy_loss_sparse) {
+        sparse_ok = false;
+        sparse_detail = "ggml_cross_entropy_loss_sparse missing";
+        return in_place_ok && sparse_ok;
+    }
+    const CeRun sp = run_cross_entropy(true);
+    double worst = std::fabs((double) sp.loss - dense.loss);
+    for (size_t i = 0; i < dense.grad.size() && sp.grad.size() == dense.grad.size(); ++i) {
+        worst = std::max(worst, (double) std::fabs(sp.grad[i] - dense.grad[i]));
+    }
+    sparse_ok = finite && sp.grad.size() == dense.grad.size() && std::isfinite(sp.loss) && worst < 1e-6 &&
+                sp.ref_error < 1e-6 && sp.in_place;
+    sparse_detail = "max |sparse - dense| (loss, gradient) = " + std::to_string(worst) + (sp.in_place ? "" : ", not in place");
+    return in_place_ok && sparse_ok;
+}
+
 int run_check(int argc, char ** argv) {
     std::string expect_release;
     for (int i = 0; i < argc; ++i) {
@@ -102,6 +217,9 @@ int run_check(int argc, char ** argv) {
     const bool ce_ok = probe_masked_cross_entropy(ce_detail);
     std::string op_detail;
     const bool op_ok = probe_out_prod(op_detail);
+    bool ip_ok = false, sp_ok = false;
+    std::string ip_detail, sp_detail;
+    probe_cross_entropy_memory(ip_ok, ip_detail, sp_ok, sp_detail);
     const bool release_ok = expect_release.empty() || expect_release == PRISM_LLAMA_RELEASE;
     Event("check")
         .str("llamaCpp", PRISM_LLAMA_RELEASE)
@@ -114,6 +232,10 @@ int run_check(int argc, char ** argv) {
         .str("maskedCrossEntropyDetail", ce_detail)
         .boolean("outProdConverted", op_ok)
         .str("outProdDetail", op_detail)
+        .boolean("crossEntropyInPlace", ip_ok)
+        .str("crossEntropyInPlaceDetail", ip_detail)
+        .boolean("sparseCrossEntropy", sp_ok)
+        .str("sparseCrossEntropyDetail", sp_detail)
         .boolean("releaseMatches", release_ok)
         .emit();
     if (!release_ok) {
@@ -125,6 +247,14 @@ int run_check(int argc, char ** argv) {
     }
     if (!op_ok) {
         fail(EXIT_CHECK, "trainer/patchMissing", "OUT_PROD of a converted weight is wrong (patch 0005): " + op_detail);
+    }
+    if (!ip_ok) {
+        fail(EXIT_CHECK, "trainer/patchMissing", "the cross-entropy gradient is not computed in place (patch 0009): " +
+             ip_detail);
+    }
+    if (!sp_ok) {
+        fail(EXIT_CHECK, "trainer/patchMissing", "sparse cross-entropy labels are wrong or missing (patch 0010): " +
+             sp_detail);
     }
     Event("done").emit();
     return EXIT_OK;

@@ -29,7 +29,51 @@ extern "C" __attribute__((weak)) void llama_opt_set_batch_callback(llama_context
                                                                     void (*callback)(llama_batch * batch, void * ud),
                                                                     void * ud);
 
+// Patch 0011: label rows as k (id, weight) pairs (patch 0010's sparse loss) instead of dense [n_vocab] rows.
+// Declared here, not in llama.h; weak, so a build without it still links and writes dense rows.
+extern "C" __attribute__((weak)) void llama_opt_set_labels_sparse(llama_context * ctx, int32_t k);
+
+// Patch 0012: the batch callback's batch.logits choose the positions that get logits. Declared here, weak.
+extern "C" __attribute__((weak)) void llama_opt_set_batch_outputs(llama_context * ctx, bool enabled);
+
 namespace prism {
+
+// Patch 0012: the positions that get logits: the trained ones, topped up with untrained ones (from the end) to
+// the same count in every window, the most trained positions of any window (ggml-opt takes a fixed batch size).
+// Masked rows have zero labels, so the loss and gradient are those of the whole window.
+static void choose_outputs(Trainer & t) {
+    const int n = t.win.n_ctx;
+    int32_t rows = 0;
+    for (int64_t w = 0; w < t.win.count; ++w) {
+        int32_t trained = 0;
+        for (int i = 0; i < n; ++i) {
+            trained += t.win.labels[(size_t) w * n + i] != LABEL_MASKED;
+        }
+        rows = std::max(rows, trained);
+    }
+    t.output_rows = std::max(rows, 1);
+    if (t.output_rows >= n) {
+        t.output_rows = n;
+        return; // every position trains somewhere: nothing to skip
+    }
+    t.output_mask.assign((size_t) t.win.count * n, 0);
+    for (int64_t w = 0; w < t.win.count; ++w) {
+        const size_t base = (size_t) w * n;
+        int32_t left = t.output_rows;
+        for (int i = 0; i < n; ++i) {
+            if (t.win.labels[base + i] != LABEL_MASKED) {
+                t.output_mask[base + i] = 1;
+                --left;
+            }
+        }
+        for (int i = n - 1; i >= 0 && left > 0; --i) {
+            if (!t.output_mask[base + i]) {
+                t.output_mask[base + i] = 1;
+                --left;
+            }
+        }
+    }
+}
 
 volatile int g_cancel_signal = 0;
 
@@ -60,11 +104,12 @@ float Trainer::lr_at(int64_t s) const {
     }
 }
 
-float Trainer::label_weight(int64_t dataset_index) const {
+float Trainer::label_weight(int64_t dataset_index, int64_t rows) const {
     // Rows are scaled so that a window's loss is (sum of its token losses) / (mean trained positions per window
-    // of its split): every trained token weighs the same, and the reported losses are per-token means.
+    // of its split): every trained token weighs the same, and the reported losses are per-token means. ggml's
+    // cross-entropy divides by its number of rows (the window, or the output rows of patch 0012).
     const double mean = dataset_index < order_train ? mean_answer_train : mean_answer_eval;
-    float w = (float) (win.n_ctx / std::max(mean, 1e-9));
+    float w = (float) (rows / std::max(mean, 1e-9));
     if (opt.loss == LossMode::KL) {
         w *= opt.kl_temperature * opt.kl_temperature; // the T^2 of the distillation loss
     }
@@ -96,14 +141,22 @@ static void write_batch(llama_batch * batch, void * ud) {
     for (int32_t i = 0; i < batch->n_tokens; ++i) {
         batch->pos[i] = t.win.pos[base + i];
         batch->seq_id[i][0] = t.win.seq[base + i];
+        if (!t.output_mask.empty()) {
+            batch->logits[i] = t.output_mask[base + i]; // patch 0012
+        }
     }
 }
 
-// Writes the label rows of one window (patch 0003 callback), see data.h for the label ids.
+// Writes the label rows of one window (patch 0003 callback), see data.h for the label ids. The rows are dense
+// ([n_vocab] per position), or with patch 0011 sparse: k class ids (as float values) then their k weights, unused
+// slots left at weight 0 (the tensor arrives zeroed).
 static void write_labels(ggml_tensor * labels, const llama_token * ids, int32_t n, void * ud) {
     Trainer & t = *(Trainer *) ud;
-    const float w = t.label_weight(t.label_calls++);
+    const float w = t.label_weight(t.label_calls++, n);
     const int64_t nv = labels->ne[0];
+    const bool sparse = t.sparse_labels > 0;
+    const int64_t k_max = t.sparse_labels;
+    GGML_ASSERT(nv == (sparse ? 2 * k_max : t.n_vocab));
     const bool host = labels->buffer && ggml_backend_buffer_is_host(labels->buffer);
     float * rows = host ? (float *) labels->data : nullptr;
     if (!host) {
@@ -114,7 +167,19 @@ static void write_labels(ggml_tensor * labels, const llama_token * ids, int32_t 
     for (int32_t i = 0; i < n; ++i) {
         const int32_t id = ids[i];
         float * row = rows + (size_t) i * nv;
-        if (id >= 0) {
+        if (sparse) {
+            if (id >= 0) {
+                row[0] = (float) id;
+                row[k_max] = w;
+            } else if (id <= -2) {
+                const int64_t r = -(int64_t) id - 2;
+                GGML_ASSERT(tr.offset[r + 1] - tr.offset[r] <= k_max);
+                for (int64_t k = tr.offset[r], j = 0; k < tr.offset[r + 1]; ++k, ++j) {
+                    row[j] = (float) tr.ids[k];
+                    row[k_max + j] = w * tr.probs[k];
+                }
+            }
+        } else if (id >= 0) {
             row[id] = w;
         } else if (id <= -2) {
             const int64_t r = -(int64_t) id - 2;
@@ -302,9 +367,26 @@ int run_train(int argc, char ** argv) {
     }
     const bool kl = t.opt.loss == LossMode::KL;
     llama_opt_set_labels_callback(t.ctx, write_labels, &t, kl ? 1.0f / t.opt.kl_temperature : 1.0f);
+    // Patch 0011: sparse label rows (k = the widest teacher row for kl, one id otherwise) save an [n_vocab, ctx]
+    // F32 tensor (0.6 GB for a 152k vocabulary at --ctx 1024). The sparse loss runs on the CPU only, so with
+    // offloaded layers the dense rows stay (the GPU computes the loss there). Ids travel as floats: exact below 2^24.
+    if (llama_opt_set_labels_sparse && t.opt.gpu_layers == 0 && t.n_vocab <= (1 << 24)) {
+        int32_t k = 1;
+        const TeacherRows & tr = t.data.teacher;
+        for (size_t r = 0; kl && r + 1 < tr.offset.size(); ++r) {
+            k = std::max<int32_t>(k, (int32_t) (tr.offset[r + 1] - tr.offset[r]));
+        }
+        llama_opt_set_labels_sparse(t.ctx, k);
+        t.sparse_labels = k;
+    }
     const bool isolate = t.opt.loss != LossMode::SFT_ALL && !t.opt.cross_sample_attention;
     if (isolate && llama_opt_set_batch_callback) {
         llama_opt_set_batch_callback(t.ctx, write_batch, &t);
+        // Patch 0012: logits only at the positions that train (fewer rows for the output layer and the loss)
+        if (llama_opt_set_batch_outputs) {
+            choose_outputs(t);
+            llama_opt_set_batch_outputs(t.ctx, !t.output_mask.empty());
+        }
     } else if (isolate) {
         fprintf(stderr, "prism-trainer: warning: built without patch 0006, packed samples attend to each other\n");
     }
@@ -337,6 +419,8 @@ int run_train(int argc, char ** argv) {
         .integer("warmupSteps", t.warmup)
         .integer("truncatedSamples", t.win.truncated_samples)
         .boolean("sampleIsolation", isolate && llama_opt_set_batch_callback != nullptr)
+        .integer("sparseLabels", t.sparse_labels)
+        .integer("outputRows", t.output_rows > 0 ? t.output_rows : t.opt.ctx)
         .integer("skippedSamples", t.win.skipped_samples)
         .integer("resumedFromStep", t.resumed_from)
         .emit();

@@ -42,6 +42,9 @@ struct Trainer {
     int64_t label_calls = 0;
     int64_t batch_calls = 0;    // patch 0006 callbacks in the current llama_opt_epoch call
     std::vector<float> staging; // label rows for non-host label buffers
+    int32_t sparse_labels = 0;  // patch 0011: (id, weight) pairs per label row; 0 = dense rows
+    int32_t output_rows = 0;    // patch 0012: positions per window that get logits (all = n_ctx)
+    std::vector<uint8_t> output_mask; // patch 0012: [count * n_ctx], 1 where a position gets logits
 
     // progress
     int64_t step = 0;           // optimizer steps done (all runs, including before --resume)
@@ -70,7 +73,7 @@ struct Trainer {
     std::string best_path() const { return opt.out + ".best.gguf"; }
 
     float lr_at(int64_t s) const;
-    float label_weight(int64_t dataset_index) const;
+    float label_weight(int64_t dataset_index, int64_t rows) const;
 };
 
 // setup and run (train.cpp)

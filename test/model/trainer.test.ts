@@ -80,7 +80,10 @@ describe("prism-trainer", () => {
     expect(eventsOf(check, "check")[0]).toMatchObject({
       llamaCpp: "v0.4.0",
       maskedCrossEntropy: true,
-      patches: "0001,0002,0003,0004,0005,0006,0007,0008",
+      outProdConverted: true,
+      crossEntropyInPlace: true,
+      sparseCrossEntropy: true,
+      patches: "0001,0002,0003,0004,0005,0006,0007,0008,0009,0010,0011,0012",
     });
   });
 

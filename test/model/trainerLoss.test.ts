@@ -52,6 +52,21 @@ async function tokenLosses(tokens: number[]): Promise<number[]> {
   }
 }
 
+/** Every position's next-token distribution (full softmax, temperature 0) from node-llama-cpp. */
+async function tokenDistributions(tokens: number[]): Promise<Map<number, number>[]> {
+  const { getLlama } = await import("node-llama-cpp");
+  const llama = await getLlama({ build: "never", gpu: false, maxThreads: 1, logLevel: "error" as never });
+  try {
+    const model = await llama.loadModel({ modelPath: base });
+    const ctx = await model.createContext({ contextSize: 256, threads: 1 });
+    const items = tokens.slice(0, -1).map((t) => [t, { generateNext: { probabilities: true } }] as const);
+    const res = await ctx.getSequence().controlledEvaluate(items as never);
+    return res.map((r) => (r as { next: { probabilities: Map<number, number> } }).next.probabilities);
+  } finally {
+    await llama.dispose();
+  }
+}
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describe("prism-trainer loss", () => {
@@ -78,6 +93,9 @@ describe("prism-trainer loss", () => {
     const run = await runTrainer(bin, oneSampleArgs("sft", join(dir, "sft.gguf")));
     // lr 1e-9 leaves B ~ 0, so the adapter fails the "B moved" guard: the loss is what is checked here
     expect([0, 6]).toContain(run.code);
+    // sparse label rows (patches 0010-0011) and logits only where the answer trains (patch 0012)
+    expect(run.events[0]).toMatchObject({ event: "start", sparseLabels: 1 });
+    expect(run.events[0]!.outputRows as number).toBeLessThan(run.events[0]!.nCtx as number);
     const first = eventsOf(run, "step")[0]!.loss as number;
     const losses = await tokenLosses(sample.tokens);
     const answer = mean(losses.slice(sample.answer_start - 1));
@@ -118,6 +136,47 @@ describe("prism-trainer loss", () => {
     // padding follows each sample, so causality keeps it out of the forward pass; masking keeps it out of the
     // gradient (stock ggml would back-propagate softmax(pad logits) from the zero label rows)
     expect(outs[0]!.equals(outs[1]!)).toBe(true);
+  });
+
+  it("kl: the first loss is T²·KL(teacher ‖ student at T) against node-llama-cpp's full distribution", async () => {
+    const T = 2;
+    const answer = sample.tokens.slice(sample.answer_start);
+    // a teacher that disagrees with the answer token (distinct ids, as a top-k is)
+    const ids = answer.map((t) => [t, (t + 17) % 256, (t + 34) % 256, (t + 51) % 256]);
+    const logp = answer.map(() => [-0.5, -1, -2.5, -3]);
+    const teacherSample = { ...sample, teacher: { ids, logp } };
+    const data = writeJsonl(join(dir, "kl1.jsonl"), [teacherSample, teacherSample, teacherSample, teacherSample]);
+    const run = await runTrainer(
+      bin,
+      loraArgs(base, data, join(dir, "kl1.gguf"), [
+        "--no-pack",
+        "--eval-fraction",
+        "0",
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-9",
+        "--loss",
+        "kl",
+        "--kl-temperature",
+        String(T),
+      ]),
+    );
+    expect([0, 6]).toContain(run.code);
+    expect(run.events[0]).toMatchObject({ event: "start", loss: "kl", sparseLabels: 4 });
+    const first = eventsOf(run, "step")[0]!.loss as number;
+    const dists = await tokenDistributions(sample.tokens);
+    const kls = answer.map((_, t) => {
+      const p = dists[sample.answer_start - 1 + t]!;
+      // student at temperature T over the full vocabulary: softmax(log p / T)
+      const logZ = Math.log([...p.values()].reduce((a, x) => a + Math.pow(x, 1 / T), 0));
+      const logStudent = (id: number) => Math.log(p.get(id)!) / T - logZ;
+      // teacher: softmax(logp / T) over its row
+      const w = logp[t]!.map((l) => Math.exp(l / T));
+      const sw = w.reduce((a, x) => a + x, 0);
+      return ids[t]!.reduce((a, id, k) => a + (w[k]! / sw) * (Math.log(w[k]! / sw) - logStudent(id)), 0);
+    });
+    expect(first).toBeCloseTo(T * T * mean(kls), 3);
   });
 
   it("kl: distils the teacher's top-k distribution; the reported T²·KL falls towards zero", async () => {
