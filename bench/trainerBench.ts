@@ -8,6 +8,9 @@
  * A training step is a forward pass plus a backward pass of about twice its cost, so 1.0 means training runs at
  * the speed the inference kernels allow. Also reports the trainer's peak RSS against the model size.
  * Env: BENCH_THREADS (default: physical cores), BENCH_STEPS (default 6), BENCH_CTX (default 256), BENCH_RANK (16).
+ * BENCH_SHAPE=qwen05b trains on Qwen2.5-0.5B's exact shape instead (qwen05bModelPath: 151,936-token vocabulary, F16,
+ * 994 MB) with random-token samples of 40–80 prompt and 100–200 answer tokens, window 768 by default, and records
+ * peak RSS against the goal of docs/trainer.md §12 (model file + 3 GB) as `qwen05b*` figures of the trainer result.
  * Timings on a shared 2-core box are indicative only; rerun the baseline on the same machine when comparing.
  */
 import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
@@ -15,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BENCH_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
-import { writeBenchResult } from "./benchUtil.js";
+import { qwen05bModelPath, writeBenchResult } from "./benchUtil.js";
 import {
   BOS,
   EOS,
@@ -30,7 +33,8 @@ import {
 
 const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
 const steps = Number(process.env.BENCH_STEPS ?? 6);
-const nCtx = Number(process.env.BENCH_CTX ?? 256);
+const qwen05b = process.env.BENCH_SHAPE === "qwen05b";
+const nCtx = Number(process.env.BENCH_CTX ?? (qwen05b ? 768 : 256));
 const rank = process.env.BENCH_RANK ?? "16";
 
 const median = (xs: number[]): number => {
@@ -63,13 +67,22 @@ async function promptEvalTokensPerSecond(modelPath: string, tokens: number[], ru
 async function main(): Promise<void> {
   const dir = resolve(".cache", "bench");
   mkdirSync(dir, { recursive: true });
-  const modelPath = join(dir, "bench-model.gguf");
+  const modelPath = qwen05b ? await qwen05bModelPath() : join(dir, "bench-model.gguf");
   if (!existsSync(modelPath)) await writeSyntheticModel(modelPath, { ...BENCH_MODEL, seed: 1 });
   const modelBytes = statSync(modelPath).size;
   const bin = trainerBinary();
 
   const r = rng(3);
-  const samples = Array.from({ length: 64 }, (_, i) => {
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const tokenSamples = Array.from({ length: 96 }, (_, i) => {
+    const prompt = Array.from({ length: int(40, 80) }, () => int(0, 151_642));
+    return {
+      id: `q${i}`,
+      tokens: [...prompt, ...Array.from({ length: int(100, 200) }, () => int(0, 151_642))],
+      answer_start: prompt.length,
+    };
+  });
+  const byteSamples = Array.from({ length: 64 }, (_, i) => {
     const prompt = [BOS, ...bytes(`Q: ${randomWord(r, 20, 60)} ${randomWord(r, 20, 60)}\nA:`)];
     return {
       id: `b${i}`,
@@ -78,7 +91,7 @@ async function main(): Promise<void> {
     };
   });
   const work = mkdtempSync(join(tmpdir(), "prism-trainer-bench-"));
-  const data = writeJsonl(join(work, "bench.jsonl"), samples);
+  const data = writeJsonl(join(work, "bench.jsonl"), qwen05b ? tokenSamples : byteSamples);
   const run = await runTrainer(
     bin,
     [
@@ -122,7 +135,7 @@ async function main(): Promise<void> {
 
   const mib = (b: number) => (b / 2 ** 20).toFixed(0);
   console.log(
-    `model: ${modelPath} (${mib(modelBytes)} MiB, BENCH_MODEL, F16), threads ${threads}, window ${nCtx}, rank ${rank}`,
+    `model: ${modelPath} (${mib(modelBytes)} MiB, ${qwen05b ? "Qwen2.5-0.5B shape" : "BENCH_MODEL"}, F16), threads ${threads}, window ${nCtx}, rank ${rank}`,
   );
   console.log(
     `trainable parameters: ${start.trainableParams}; steps: ${stepEvents.length}; trainer backend: ${start.backend}`,
@@ -133,6 +146,20 @@ async function main(): Promise<void> {
   console.log(
     `trainer peak RSS: ${mib(done.peakRssBytes as number)} MiB = ${((done.peakRssBytes as number) / modelBytes).toFixed(2)} × model file`,
   );
+  if (qwen05b) {
+    const peak = done.peakRssBytes as number;
+    console.log(
+      `peak RSS − model file: ${((peak - modelBytes) / 1e9).toFixed(2)} GB (goal ≤ 3 GB, docs/trainer.md §12); output rows ${start.outputRows} of ${nCtx}`,
+    );
+    await writeBenchResult("trainer", {
+      qwen05bCtx: nCtx,
+      qwen05bTrainTokPerS: trainRate,
+      qwen05bEfficiency: efficiency,
+      qwen05bPeakRssMB: peak / 1e6,
+      qwen05bPeakOverModelGB: (peak - modelBytes) / 1e9,
+    });
+    return;
+  }
   await writeBenchResult("trainer", {
     efficiency,
     trainTokPerS: trainRate,
