@@ -85,7 +85,7 @@ describe("build:trainer", () => {
     }
     for (const p of patches) expect(recipe).toContain(`apply --whitespace=nowarn "$PWD"/src/trainer/patches/${p}`);
     expect(recipe).toContain('"-DCMAKE_CUDA_ARCHITECTURES=${PRISM_TRAINER_CUDA_ARCH:-native}" -DGGML_CUDA_FA=OFF');
-    expect(recipe).toMatch(/-DPRISM_BACKEND="cuda"' '-DPRISM_PATCHES="0001,0002,0003,0004,0005,0006,0007,0008"'/);
+    expect(recipe).toMatch(/-DPRISM_BACKEND="cuda"' '-DPRISM_PATCHES="0001,0002,0003,0004,0005,0006,0007,0008,0009,0010,0011,0012"'/);
     expect(recipe.trimEnd().split("\n").at(-1)).toBe("echo .cache/trainer/recipe-cuda/bin/prism-trainer");
   });
 
@@ -130,7 +130,9 @@ describe("build:trainer", () => {
     const patches = readdirSync(dir)
       .filter((f) => f.endsWith(".patch"))
       .sort();
-    expect(patches.map((p) => p.slice(0, 4))).toEqual(["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]);
+    expect(patches.map((p) => p.slice(0, 4))).toEqual(
+      Array.from({ length: 12 }, (_, i) => String(i + 1).padStart(4, "0")),
+    );
     const upstream: Record<string, RegExp> = {
       "0001": /PR #22704/,
       "0002": /PR #28520/,
@@ -140,6 +142,10 @@ describe("build:trainer", () => {
       "0006": /Upstream: none known/,
       "0007": /Upstream: none known/,
       "0008": /Upstream: none known/,
+      "0009": /Upstream: none known/,
+      "0010": /Upstream: none known/,
+      "0011": /Upstream: none known/,
+      "0012": /Upstream: none known/,
     };
     for (const p of patches) {
       const text = readFileSync(join(dir, p), "utf8");
