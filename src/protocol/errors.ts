@@ -82,6 +82,18 @@ export const ERROR_CODES = [
   "gate/writeFailed",
   // files we write
   "io/writeFailed",
+  // PEFT interop: safetensors files and adapter_config.json read and written by our own code (docs/peft.md)
+  "peft/notFound",
+  "peft/notSafetensors",
+  "peft/truncated",
+  "peft/invalid",
+  "peft/unsupportedDtype",
+  "peft/invalidConfig",
+  "peft/unsupportedConfig",
+  "peft/unsupportedArchitecture",
+  "peft/unknownTensor",
+  "peft/shapeMismatch",
+  "peft/missingGate",
   // CLI
   "cli/usage",
   // VS Code commands run without what they act on
