@@ -247,6 +247,8 @@ export class LlamaEngine {
         topP: p.topP,
         // A zero thought budget makes node-llama-cpp close a thought segment as soon as the model opens one.
         budgets: p.thoughts === "discourage" ? { thoughtTokens: 0 } : undefined,
+        // node-llama-cpp holds back text that may start a trigger, so neither chunks nor `response` contain it.
+        customStopTriggers: p.stop?.length ? p.stop : undefined,
         onToken: (tokens) => {
           firstTokenAt ??= performance.now();
           generated += tokens.length;
@@ -264,7 +266,11 @@ export class LlamaEngine {
         // `response` excludes thought segments (`fullResponse` has them).
         text: response.response,
         stopReason:
-          stop === "eogToken" || stop === "stopGenerationTrigger" || stop === "maxTokens" || stop === "abort"
+          stop === "eogToken" ||
+          stop === "stopGenerationTrigger" ||
+          stop === "customStopTrigger" ||
+          stop === "maxTokens" ||
+          stop === "abort"
             ? stop
             : "other",
         timings: {

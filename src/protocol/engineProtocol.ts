@@ -164,11 +164,17 @@ export const engineRequests = {
        * never contain thoughts either way. Defaults to `allow`.
        */
       thoughts: z.enum(["allow", "discourage"]).optional(),
+      /**
+       * Strings that end the answer as soon as the generated text contains one (OpenAI's `stop`); neither `text`
+       * nor the streamed chunks contain it. At most 16, each 1 to 1,000 characters. Defaults to none.
+       */
+      stop: z.array(z.string().min(1).max(1000)).max(16).optional(),
     }),
     result: z.object({
-      /** The answer without thought segments. */
+      /** The answer without thought segments (and without the stop string that ended it). */
       text: z.string(),
-      stopReason: z.enum(["eogToken", "stopGenerationTrigger", "maxTokens", "abort", "other"]),
+      /** `customStopTrigger`: one of `stop` ended the answer. */
+      stopReason: z.enum(["eogToken", "stopGenerationTrigger", "customStopTrigger", "maxTokens", "abort", "other"]),
       timings: timingsSchema,
     }),
   },

@@ -94,6 +94,16 @@ export const ERROR_CODES = [
   "peft/unknownTensor",
   "peft/shapeMismatch",
   "peft/missingGate",
+  // the OpenAI-compatible endpoint, `prism serve` (docs/serve.md)
+  "serve/invalidRequest",
+  "serve/unknownModel",
+  "serve/notFound",
+  "serve/unauthorized",
+  "serve/bodyTooLarge",
+  "serve/unsupportedMediaType",
+  "serve/apiKeyRequired",
+  "serve/listenFailed",
+  "serve/noBundle",
   // CLI
   "cli/usage",
   // VS Code commands run without what they act on
