@@ -104,6 +104,13 @@ export const ERROR_CODES = [
   "serve/apiKeyRequired",
   "serve/listenFailed",
   "serve/noBundle",
+  // an existing server as the backend of `prism serve` (llama.cpp's llama-server; docs/llama-server.md)
+  "serve/backendUnreachable",
+  "serve/backendFailed",
+  "serve/backendInvalidResponse",
+  "serve/backendNoAdapter",
+  "serve/llamaServerNotBuilt",
+  "serve/llamaServerStartFailed",
   // CLI
   "cli/usage",
   // VS Code commands run without what they act on
