@@ -407,14 +407,21 @@ export class FakeEngine implements EngineClient {
     const full = this.replyText(request);
     const limit = Math.min(p.maxTokens, room);
     const chars = [...full];
-    const cut = chars.length > limit;
-    const text = cut ? chars.slice(0, limit).join("") : full;
+    let cut = chars.length > limit;
+    let text = cut ? chars.slice(0, limit).join("") : full;
+    // A stop string ends the answer where it first appears, and is not part of it (as in LlamaEngine).
+    const stopAt = Math.min(...(p.stop ?? []).map((s) => text.indexOf(s)).filter((i) => i >= 0));
+    const stopped = Number.isFinite(stopAt);
+    if (stopped) {
+      text = text.slice(0, stopAt);
+      cut = false;
+    }
     // Streamed as the engine batches it: a few pieces, then the result.
     for (let i = 0; i < text.length; i += 16) options.onChunk?.(text.slice(i, i + 16));
-    const generated = Math.min(chars.length, limit);
+    const generated = stopped ? [...text].length : Math.min(chars.length, limit);
     return {
       text,
-      stopReason: cut ? "maxTokens" : "eogToken",
+      stopReason: stopped ? "customStopTrigger" : cut ? "maxTokens" : "eogToken",
       timings: {
         promptTokens,
         promptMs: 0,
