@@ -5,6 +5,7 @@ import { gateEvalCommand } from "./commands/gateEvalCommand.js";
 import { infoCommand } from "./commands/infoCommand.js";
 import { makeModelCommand } from "./commands/makeModelCommand.js";
 import { routeCommand } from "./commands/routeCommand.js";
+import { serveCommand } from "./commands/serveCommand.js";
 import { trainCommand } from "./commands/trainCommand.js";
 import { worldBuildCommand } from "./commands/worldBuildCommand.js";
 import { worldDistillCommand } from "./commands/worldDistillCommand.js";
@@ -20,6 +21,7 @@ export const CLI_COMMANDS: readonly CliCommand[] = [
   chatCommand,
   distillCommand,
   routeCommand,
+  serveCommand,
   gateEvalCommand,
   trainCommand,
   worldBuildCommand,

@@ -27,23 +27,16 @@ export class LocalChatBackend implements ChatBackend {
 
   constructor(private readonly options: LocalChatBackendOptions) {}
 
+  /** Creates the base and adapter contexts now, so the first requests do not pay for them. */
+  async prepare(signal?: AbortSignal): Promise<void> {
+    await this.context(0, signal);
+    await this.context(1, signal);
+  }
+
   async generate(request: ChatBackendRequest): Promise<ChatBackendResult> {
-    const { session, adapterPath, contextSize, threads } = this.options;
+    const { session } = this.options;
     const { signal, adapterScale: scale } = request;
-    // Keys distinct from the router's ("base", "persona"): a serving context may have several sequences.
-    const key =
-      scale === 0 ? "serve-base" : scale === 1 ? "serve-persona" : `serve-soft-${scale}-${crypto.randomUUID()}`;
-    const soft = scale !== 0 && scale !== 1;
-    const contextId = await session.context(
-      key,
-      {
-        contextSize,
-        threads,
-        sequences: soft ? 1 : (this.options.parallel ?? 1),
-        adapters: scale === 0 ? [] : [{ path: adapterPath, scale }],
-      },
-      signal,
-    );
+    const { contextId, key, soft } = await this.context(scale, signal);
     try {
       const r = await session.engine.request(
         "engine/generate",
@@ -62,6 +55,27 @@ export class LocalChatBackend implements ChatBackend {
     } finally {
       if (soft) await session.disposeContext(key);
     }
+  }
+
+  private async context(
+    scale: number,
+    signal?: AbortSignal,
+  ): Promise<{ contextId: string; key: string; soft: boolean }> {
+    const { session, adapterPath, contextSize, threads } = this.options;
+    const soft = scale !== 0 && scale !== 1;
+    // Keys distinct from the router's ("base", "persona"): a serving context may have several sequences.
+    const key = scale === 0 ? "serve-base" : scale === 1 ? "serve-persona" : `serve-soft-${crypto.randomUUID()}`;
+    const contextId = await session.context(
+      key,
+      {
+        contextSize,
+        threads,
+        sequences: soft ? 1 : (this.options.parallel ?? 1),
+        adapters: scale === 0 ? [] : [{ path: adapterPath, scale }],
+      },
+      signal,
+    );
+    return { contextId, key, soft };
   }
 
   /** The serving contexts live in the session's engine, which their owner disposes. */
