@@ -1,41 +1,113 @@
-// `npm run package -- [--target linux-x64] [--with-cuda]`: a per-platform VSIX. node-llama-cpp installs every
-// platform's prebuilt binaries (732 MB); a VSIX needs only its own platform's (CPU and Vulkan by default, CUDA with
-// --with-cuda), so the other @node-llama-cpp packages are excluded through a generated ignore file.
+// `npm run package -- [--target linux-x64] [--with-cuda] [--no-trainer] [--skip-checks]`: one per-platform VSIX in dist-vsix/
+// (README "Packaging"). node-llama-cpp installs every prebuilt package whose os/cpu fields match the machine; a VSIX
+// carries only its own target's (CPU + Vulkan or Metal; CUDA with --with-cuda) through a generated ignore file, and
+// its trainer (dist/trainer/{bin,lib}), which can only be built on the target itself. Before packaging, the file
+// list (`vsce ls`) is checked against the allow-list of scripts/vsixTargets.mjs; after, the size against the
+// target's budget. Any failure exits non-zero with the reason: no VSIX that would not work is produced.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import {
+  VSIX_TARGETS,
+  checkVsixFiles,
+  hostTarget,
+  ignoreFileFor,
+  nodeLlamaCppPackages,
+  productionPackages,
+} from "./vsixTargets.mjs";
 
 const args = process.argv.slice(2);
-const target =
-  args[args.indexOf("--target") + 1] && args.includes("--target")
-    ? args[args.indexOf("--target") + 1]
-    : `${process.platform}-${process.arch}`;
+const target = args.includes("--target") ? args[args.indexOf("--target") + 1] : hostTarget();
 const withCuda = args.includes("--with-cuda");
+const withTrainer = !args.includes("--no-trainer");
+const fail = (why) => {
+  console.error(`package: ${why}`);
+  process.exit(1);
+};
+// npm and npx are .cmd scripts on Windows, which spawn only through a shell.
+const shell = process.platform === "win32";
 const run = (cmd, argv) => {
-  const r = spawnSync(cmd, argv, { stdio: "inherit" });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  const r = spawnSync(cmd, argv, { stdio: "inherit", shell });
+  if (r.status !== 0) fail(`${cmd} ${argv.join(" ")} exited with ${r.status ?? r.signal}`);
 };
 
-run("npm", ["run", "-s", "check-types"]);
-run("npm", ["run", "-s", "lint"]);
+if (!target || !VSIX_TARGETS[target])
+  fail(`unknown target "${target ?? ""}"; known: ${Object.keys(VSIX_TARGETS).join(", ")}`);
+
+// The prebuilt binaries must be installed (npm installs them only where their os/cpu fields match), and at the
+// version node-llama-cpp expects, or the VSIX would start its engine without a native backend.
+const llamaVersion = JSON.parse(readFileSync("node_modules/node-llama-cpp/package.json", "utf8")).version;
+const binaries = nodeLlamaCppPackages(target, withCuda);
+const absent = binaries.filter((name) => {
+  const manifest = join("node_modules", "@node-llama-cpp", name, "package.json");
+  return !existsSync(manifest) || JSON.parse(readFileSync(manifest, "utf8")).version !== llamaVersion;
+});
+if (absent.length > 0)
+  fail(
+    `target ${target} needs ${absent.map((n) => `@node-llama-cpp/${n}@${llamaVersion}`).join(", ")}, not installed ` +
+      `here (${hostTarget()}): npm installs these only on their own platform. Package ${target} on its native ` +
+      `runner (${VSIX_TARGETS[target].runner} in .github/workflows/release.yml) after npm ci.`,
+  );
+
+// The trainer is native code for one OS and CPU: it is built here only for this machine's own target.
+if (withTrainer && target !== hostTarget())
+  fail(
+    `the trainer for ${target} can only be built on ${target} (this machine is ${hostTarget()}); package it on ` +
+      `${VSIX_TARGETS[target].runner}, or pass --no-trainer for a VSIX without distillation`,
+  );
+
+// --skip-checks: for callers that just ran them (the release workflow runs `npm test` first).
+if (!args.includes("--skip-checks")) {
+  run("npm", ["run", "-s", "check-types"]);
+  run("npm", ["run", "-s", "lint"]);
+}
 run(process.execPath, ["esbuild.mjs", "--production"]);
-// The LoRA trainer ships next to the bundle: dist/trainer/{bin,lib} (its rpath is $ORIGIN/../lib).
-run(process.execPath, ["scripts/buildTrainer.mjs"]);
-const trainer = spawnSync(process.execPath, ["scripts/buildTrainer.mjs", "--print-path"], {
-  encoding: "utf8",
-}).stdout.trim();
-const trainerRoot = dirname(dirname(trainer));
+
 rmSync(join("dist", "trainer"), { recursive: true, force: true });
-for (const sub of ["bin", "lib"])
-  cpSync(join(trainerRoot, sub), join("dist", "trainer", sub), { recursive: true, verbatimSymlinks: true });
-const keep = (name) => name === target || (name.startsWith(`${target}-`) && (withCuda || !name.includes("cuda")));
-const excluded = readdirSync("node_modules/@node-llama-cpp").filter((name) => !keep(name));
+if (withTrainer) {
+  // The LoRA trainer ships next to the bundle: dist/trainer/{bin,lib} (its rpath is $ORIGIN/../lib).
+  run(process.execPath, ["scripts/buildTrainer.mjs"]);
+  const printed = spawnSync(process.execPath, ["scripts/buildTrainer.mjs", "--print-path"], { encoding: "utf8" });
+  const trainer = printed.stdout.trim();
+  if (printed.status !== 0 || !existsSync(trainer)) fail(`no trainer binary after the build (${trainer})`);
+  const trainerRoot = dirname(dirname(trainer));
+  for (const sub of ["bin", "lib"])
+    if (existsSync(join(trainerRoot, sub)))
+      cpSync(join(trainerRoot, sub), join("dist", "trainer", sub), { recursive: true, verbatimSymlinks: true });
+} else console.log(`package: no trainer in this VSIX (--no-trainer): distillation will need prism.trainer.path`);
+
 mkdirSync(".cache", { recursive: true });
 const ignoreFile = join(".cache", `vscodeignore-${target}`);
-writeFileSync(
-  ignoreFile,
-  `${readFileSync(".vscodeignore", "utf8")}\n${excluded.map((n) => `node_modules/@node-llama-cpp/${n}/**`).join("\n")}\n`,
+writeFileSync(ignoreFile, ignoreFileFor(target, readdirSync("node_modules/@node-llama-cpp"), withCuda));
+
+// README links: vsce makes relative links absolute against the repository, and refuses to package when it cannot.
+// package.json names no repository (README "Packaging"): the release workflow points them at the packaged commit
+// on GitHub; a local build leaves them relative (they resolve in a clone, not in the installed VSIX).
+const repository = process.env.GITHUB_REPOSITORY
+  ? `${process.env.GITHUB_SERVER_URL ?? "https://github.com"}/${process.env.GITHUB_REPOSITORY}`
+  : undefined;
+const links = repository
+  ? [
+      ["--baseContentUrl", `${repository}/blob/${process.env.GITHUB_SHA}`],
+      ["--baseImagesUrl", `${repository}/raw/${process.env.GITHUB_SHA}`],
+    ].flat()
+  : ["--no-rewrite-relative-links"];
+const vsceCommon = ["--ignoreFile", ignoreFile];
+
+const listed = spawnSync("npx", ["vsce", "ls", ...vsceCommon], { encoding: "utf8", shell });
+if (listed.status !== 0) fail(`vsce ls failed: ${listed.stderr}`);
+const { unexpected, missing } = checkVsixFiles(
+  listed.stdout.split(/\r?\n/).filter(Boolean),
+  target,
+  productionPackages(readFileSync("package-lock.json", "utf8")),
+  { withCuda, trainer: withTrainer },
 );
+if (unexpected.length > 0 || missing.length > 0)
+  fail(
+    `the VSIX file list breaks the allow-list (scripts/vsixTargets.mjs):\n` +
+      [...unexpected.map((f) => `  unexpected: ${f}`), ...missing.map((f) => `  missing: ${f}`)].join("\n"),
+  );
+
 mkdirSync("dist-vsix", { recursive: true });
 const out = join("dist-vsix", `prism-vscode-${target}${withCuda ? "-cuda" : ""}.vsix`);
 run("npx", [
@@ -43,13 +115,20 @@ run("npx", [
   "package",
   "--target",
   target,
-  "--ignoreFile",
-  ignoreFile,
+  ...vsceCommon,
   "--out",
   out,
   "--allow-missing-repository",
-  "--skip-license",
+  ...links,
 ]);
+
+const sizeMB = statSync(out).size / 1e6;
 console.log(
-  `packaged ${out} (native binaries: ${readdirSync("node_modules/@node-llama-cpp").filter(keep).join(", ")})`,
+  `package: ${out}, ${sizeMB.toFixed(1)} MB (native binaries: ${binaries.join(", ")}; trainer: ${withTrainer ? "yes" : "no"})`,
 );
+// The budget is for the published VSIX; a CUDA one is 500+ MB and published nowhere.
+const budget = VSIX_TARGETS[target].budgetMB;
+if (!withCuda && sizeMB > budget)
+  fail(
+    `${out} is ${sizeMB.toFixed(1)} MB, over the ${target} budget of ${budget} MB (scripts/vsixTargets.mjs, README)`,
+  );

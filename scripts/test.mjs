@@ -18,9 +18,12 @@ function finish(code, why) {
   process.exit(code);
 }
 
+// npm and npx are .cmd scripts on Windows (the release workflow's win32-x64 runner), which spawn only via a shell.
+const shell = process.platform === "win32";
+
 function step(name, cmd, argv) {
   console.log(`\n== ${name}`);
-  const r = spawnSync(cmd, argv, { stdio: "inherit" });
+  const r = spawnSync(cmd, argv, { stdio: "inherit", shell });
   if (r.status !== 0) {
     failed++;
     finish(r.status ?? 1, `${name} failed`);
@@ -40,7 +43,7 @@ console.log("\n== tests (vitest: unit, webview, model)");
 const vitest = spawnSync(
   "npx",
   ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...vitestArgs],
-  { stdio: "inherit" },
+  { stdio: "inherit", shell },
 );
 if (existsSync(report)) {
   const json = JSON.parse(readFileSync(report, "utf8"));
