@@ -1,3 +1,5 @@
+import type { StageCostRow } from "../core/cost/DistillEta.js";
+import { formatDuration, type DistillEstimate } from "../core/cost/estimateDistillation.js";
 import type { DistillResult } from "../core/distill/DistillJob.js";
 import type { PreparedDistillation } from "../core/distill/prepareDistillation.js";
 import type { CliContext } from "./CliContext.js";
@@ -10,14 +12,18 @@ export async function runDistillJob(
   prepared: PreparedDistillation,
   ctx: CliContext,
   json: boolean,
+  estimate?: DistillEstimate,
 ): Promise<DistillResult> {
   const tty = (ctx.stderr as NodeJS.WriteStream).isTTY === true;
   let lastLine = "";
   const job = prepared.job({
+    estimate,
     signal: ctx.signal,
     log: (m) => ctx.stderr.write(`${m}\n`),
     onProgress: (p) => {
-      const eta = p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : "";
+      const eta =
+        (p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : "") +
+        (p.jobEtaSeconds !== undefined ? `; job ~${formatDuration(p.jobEtaSeconds)} left` : "");
       const line = `stage ${p.stage}/5 ${p.stageName}: ${p.done}/${p.total} (${p.message}${eta})`;
       if (line === lastLine) return;
       lastLine = line;
@@ -37,13 +43,26 @@ export async function runDistillJob(
       threshold: result.gate.threshold,
     },
     training: { epochs: result.training.epochs, seconds: result.training.seconds },
+    cost: result.cost,
   };
+  if (result.cost && !json) ctx.stderr.write(`${formatCostReport(result.cost)}\n`);
   ctx.stdout.write(
     json
       ? `${JSON.stringify(summary, null, 2)}\n`
       : `wrote ${result.bundleDir}: ${result.queries} queries, ${result.distill} distill / ${result.retain} retain, gate validation accuracy ${fmt(summary.gate.validationAccuracy)}\n`,
   );
   return result;
+}
+
+/** Estimated (at the start) against actual time per stage and in total, one line. */
+function formatCostReport(rows: StageCostRow[]): string {
+  const est = rows.reduce((n, r) => n + r.estimatedSeconds, 0);
+  const actual = rows.reduce((n, r) => n + (r.actualSeconds ?? 0), 0);
+  const stages = rows.map(
+    (r) =>
+      `${r.stage}: ${formatDuration(r.estimatedSeconds)} / ${r.actualSeconds === undefined ? "–" : formatDuration(r.actualSeconds)}`,
+  );
+  return `time estimated / actual: ${formatDuration(est)} / ${formatDuration(actual)} (stage ${stages.join(", ")})`;
 }
 
 function fmt(x: number | null | undefined): string {

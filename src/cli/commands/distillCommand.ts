@@ -1,9 +1,10 @@
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { distillSettingsSchema } from "../../core/distill/distillSettings.js";
 import { prepareDistillation } from "../../core/distill/prepareDistillation.js";
 import { DISTILL_PRESETS, PRESET_VALUES } from "../../core/cost/distillPresets.js";
-import { formatDistillCost } from "../../core/cost/estimateDistillation.js";
+import { formatDistillCost, type DistillEstimate } from "../../core/cost/estimateDistillation.js";
 import { formatFeatureSpec } from "../../core/features/featureSpec.js";
 import { DEFAULT_PERSONAS } from "../../core/pipeline/personas.js";
 import { cliCacheDir } from "../cliCacheDir.js";
@@ -194,6 +195,13 @@ export const distillCommand = cliCommand(
       return;
     }
     if (v.fresh) await rm(prepared.jobDir, { recursive: true, force: true });
-    await runDistillJob(prepared, ctx, v.json);
+    // A new job is calibrated first (seconds) so that its progress carries the whole job's ETA; a resumed one goes
+    // on with the estimate it saved (docs/method.md §7).
+    let estimate: DistillEstimate | undefined;
+    if (!existsSync(join(prepared.jobDir, "cost.json"))) {
+      estimate = await prepared.estimate(ctx.signal);
+      ctx.stderr.write(`estimate: ${formatDistillCost(estimate.cost, estimate.rates).join("\n  ")}\n`);
+    }
+    await runDistillJob(prepared, ctx, v.json, estimate);
   },
 );

@@ -1,6 +1,5 @@
 import type { DistillSettings } from "../distill/distillSettings.js";
 import type { ModelSession } from "../engine/ModelSession.js";
-import { generatorContextKey } from "../pipeline/TextGenerator.js";
 import { estimateDistillCost, type CostContext, type DistillCost } from "./estimateDistillCost.js";
 import { measureRates, type MeasuredRates } from "./measureRates.js";
 
@@ -20,6 +19,8 @@ export interface DistillCostSetup {
 export interface DistillEstimate {
   cost: DistillCost;
   rates: MeasuredRates;
+  /** What the estimate was made with, so that a job's ETA can redo it as facts come in (`DistillEta`). */
+  context: CostContext;
 }
 
 /**
@@ -31,21 +32,25 @@ export async function estimateDistillation(setup: DistillCostSetup, signal?: Abo
   const rates = await measureRates(setup.session, {
     threads: setup.threads,
     sequences: setup.localGenerator ? setup.sequences : 1,
+    // A context of its own, shaped like the generator's (same sequences and size), disposed after: a job's items
+    // must not depend on whether a calibration ran before them in the same context (a resumed job skips it).
     contextSize: setup.contextSize,
-    // the generator's own context: measured as stages 1-3 will use it, and warm for them
-    contextKey: setup.localGenerator ? generatorContextKey(setup.sequences) : undefined,
     signal,
   });
   const spec = setup.settings.featureSpec;
   const context: CostContext = {
-    rates,
+    rates: {
+      promptTokensPerSecond: rates.promptTokensPerSecond,
+      generatedTokensPerSecond: rates.generatedTokensPerSecond,
+      trainTokensPerSecond: rates.trainTokensPerSecond,
+    },
     tokensPerChar: rates.tokensPerChar,
     localGenerator: setup.localGenerator,
     localJudge: setup.localJudge,
     // `layer:K` evaluates the embeddings and K blocks of the model's L (docs/method.md §4).
     featurePassFraction: spec.source === "layer" && info.layers > 0 ? Math.min(1, spec.layer / info.layers) : 1,
   };
-  return { cost: estimateDistillCost(setup.settings, context), rates };
+  return { cost: estimateDistillCost(setup.settings, context), rates, context };
 }
 
 /** A cost estimate in words, for the CLI and the start dialog: per stage, then the total and the assumptions. */

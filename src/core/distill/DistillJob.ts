@@ -1,5 +1,8 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { DistillEta, type StageCostRow } from "../cost/DistillEta.js";
+import type { DistillEstimate } from "../cost/estimateDistillation.js";
+import { readJobCost, writeJobCost } from "../cost/jobCostFile.js";
 import { AppError, isCancellation, toWireError } from "../errors.js";
 import { acquireJobLock } from "../jobs/JobLock.js";
 import { writeFileAtomic } from "../util/writeFileAtomic.js";
@@ -13,6 +16,7 @@ import { stage2Answers } from "./stage2Answers.js";
 import { stage3Judge } from "./stage3Judge.js";
 import { stage4Gate, type GateStageResult } from "./stage4Gate.js";
 import { stage5Train, type TrainStageResult } from "./stage5Train.js";
+import { stageObservations, type StageData } from "./stageObservations.js";
 
 /**
  * The stages of a distillation, in order (docs/method.md §3). Each reads what the stages before it made; a stage
@@ -32,6 +36,12 @@ export interface DistillJobOptions extends Omit<StageContext, "progress"> {
   /** Where the finished bundle goes (`<name>.prism`); replaced atomically only when complete. */
   outDir: string;
   onProgress?(snapshot: JobSnapshot): void;
+  /**
+   * The estimate shown before the start: with it, snapshots carry the whole job's ETA (`jobEtaSeconds`) and the
+   * report compares estimated and actual time per stage. A resumed job goes on with the one it saved
+   * (`cost.json`); without either, snapshots have the stage's ETA only.
+   */
+  estimate?: DistillEstimate;
   /** Where listener errors and notes go. Defaults to nowhere. */
   log?(message: string): void;
 }
@@ -44,6 +54,8 @@ export interface DistillResult {
   retain: number;
   gate: GateStageResult;
   training: TrainStageResult;
+  /** Estimated and actual seconds per stage, when the job had an estimate. */
+  cost?: StageCostRow[];
 }
 
 const STATE_VERSION = 1;
@@ -73,13 +85,22 @@ export class DistillJob {
     const lock = await acquireJobLock(jobDir);
     try {
       await this.checkState();
-      const { queries, labels, gate, training } = await runStages(DISTILL_STAGES, {
-        ...this.o,
-        progress: this.progress,
-      });
+      const eta = await this.startEta();
+      const { queries, labels, gate, training } = await runStages(
+        DISTILL_STAGES,
+        { ...this.o, progress: this.progress },
+        async (stage, data, seconds) => {
+          if (!eta) return;
+          const { items } = this.progress.stageRun();
+          eta.recordStage(stage.number, { seconds, items, total: this.progress.current.total });
+          eta.observe(stageObservations(stage.number, data as StageData, eta.context.tokensPerChar, settings));
+          await writeJobCost(jobDir, eta);
+        },
+      );
       this.progress.stage(BUNDLE_STEP, 0, 1, "writing the bundle");
       const counts = countLabels(queries, labels, settings);
-      await assembleBundle({ jobDir, outDir: this.o.outDir, settings, queries, labels, counts, gate, training });
+      const cost = eta?.report();
+      await assembleBundle({ jobDir, outDir: this.o.outDir, settings, queries, labels, counts, gate, training, cost });
       await this.writeState("done");
       this.progress.update(1, "done");
       this.progress.finish("done");
@@ -90,6 +111,7 @@ export class DistillJob {
         retain: counts.retain,
         gate,
         training,
+        cost,
       };
     } catch (err) {
       const cancelled = isCancellation(err) || signal?.aborted === true;
@@ -101,6 +123,18 @@ export class DistillJob {
     } finally {
       await lock.release();
     }
+  }
+
+  /** The job's ETA: the one a previous run saved, else one from the estimate given; none without either. */
+  private async startEta(): Promise<DistillEta | undefined> {
+    const { jobDir, settings, estimate } = this.o;
+    let eta = await readJobCost(jobDir, settings);
+    if (!eta && estimate) {
+      eta = new DistillEta(settings, estimate.context, estimate.cost);
+      await writeJobCost(jobDir, eta);
+    }
+    if (eta) this.progress.setJobEta((at) => eta.remainingSeconds(at));
+    return eta;
   }
 
   /** A job directory belongs to one set of settings; refuse to mix. */

@@ -59,15 +59,21 @@ export type StagesOutput<
     : never
   : Have;
 
+/** Called after each stage with what the stages so far made and the stage's wall time in this run. */
+export type StageDoneHook = (stage: AnyDistillStage, data: object, seconds: number) => Promise<void> | void;
+
 /** Runs `stages` in order, each on the merged outputs of those before it. */
 export async function runStages<const Stages extends readonly AnyDistillStage[]>(
   stages: Stages,
   ctx: StageContext,
+  onStageDone?: StageDoneHook,
 ): Promise<StagesOutput<Stages>> {
   let data: object = {};
   for (const stage of stages) {
     ctx.signal?.throwIfAborted();
+    const started = performance.now();
     data = { ...data, ...(await (stage as DistillStage<object, object>).run(ctx, data)) };
+    await onStageDone?.(stage, data, (performance.now() - started) / 1000);
   }
   return data as StagesOutput<Stages>;
 }

@@ -1,3 +1,5 @@
+import type { EtaPosition } from "../cost/DistillEta.js";
+
 /** A complete snapshot of a job's progress (snapshots, not deltas: a reloaded UI is always consistent). */
 export interface JobSnapshot {
   jobId: string;
@@ -11,6 +13,8 @@ export interface JobSnapshot {
   itemsPerSecond: number;
   /** Estimated seconds left in this stage, when known. */
   etaSeconds?: number;
+  /** Estimated seconds until the whole job is done, when the job has a cost estimate (docs/method.md §7). */
+  jobEtaSeconds?: number;
   message: string;
   startedAt: string;
   error?: { code: string; message: string };
@@ -25,6 +29,8 @@ export class JobProgress {
   private lastSent = 0;
   private stageStarted = performance.now();
   private stageBaseline = 0;
+  private stage5Phase: "prepare" | "train" = "prepare";
+  private jobEta?: (at: EtaPosition) => number | undefined;
 
   /**
    * @param stageNames Each stage's `stageName`, by stage number (index 0 unused); the job's are `STAGE_NAMES` of
@@ -54,8 +60,28 @@ export class JobProgress {
     return this.snapshot;
   }
 
+  /** Seconds and items of the current stage run by this process (resumed items excluded). */
+  stageRun(): { seconds: number; items: number } {
+    return {
+      seconds: (performance.now() - this.stageStarted) / 1000,
+      items: Math.max(0, this.snapshot.done - this.stageBaseline),
+    };
+  }
+
+  /** Where the job is, for an ETA. */
+  position(): EtaPosition {
+    const { stage, done, total } = this.snapshot;
+    return { stage, done, total, run: this.stageRun(), stage5Phase: this.stage5Phase };
+  }
+
+  /** Makes every snapshot carry `jobEtaSeconds` from `eta` (a throwing `eta` leaves it out). */
+  setJobEta(eta: (at: EtaPosition) => number | undefined): void {
+    this.jobEta = eta;
+  }
+
   /** Enters a stage; `done` items are already finished (resumed), `total` is the stage's size. */
   stage(stage: number, done: number, total: number, message: string): void {
+    if (stage !== 5) this.stage5Phase = "prepare";
     this.stageStarted = performance.now();
     this.stageBaseline = done;
     this.snapshot = {
@@ -88,7 +114,10 @@ export class JobProgress {
 
   /** Training progress: steps replace items as the stage's unit. */
   stage5Step(step: number, steps: number, message: string): void {
-    if (this.snapshot.total !== steps) this.stage(5, 0, steps, message);
+    if (this.stage5Phase !== "train" || this.snapshot.total !== steps) {
+      this.stage5Phase = "train";
+      this.stage(5, 0, steps, message);
+    }
     this.update(step, message);
   }
 
@@ -107,6 +136,15 @@ export class JobProgress {
     const now = performance.now();
     if (!force && now - this.lastSent < this.intervalMs) return;
     this.lastSent = now;
+    if (this.jobEta) {
+      let seconds: number | undefined = this.snapshot.state === "done" ? 0 : undefined;
+      try {
+        if (this.snapshot.state === "running") seconds = this.jobEta(this.position());
+      } catch (err) {
+        this.onListenerError(err);
+      }
+      this.snapshot = { ...this.snapshot, jobEtaSeconds: seconds };
+    }
     try {
       this.listener?.(this.snapshot);
     } catch (err) {

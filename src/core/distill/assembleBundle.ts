@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import type { StageCostRow } from "../cost/DistillEta.js";
 import { BUNDLE_SCHEMA_VERSION, type BundleManifest } from "../bundle/bundleManifest.js";
 import { writeFailed, writeFileAtomic } from "../util/writeFileAtomic.js";
 import type { DistillLabel, DistillQuery } from "./distillRecords.js";
@@ -18,6 +19,8 @@ export interface AssembleInput {
   counts: { queries: number; distill: number; retain: number; perPersona: Record<string, unknown> };
   gate: GateStageResult;
   training: TrainStageResult;
+  /** Estimated and actual seconds per stage (docs/method.md §7), when the job had an estimate. */
+  cost?: StageCostRow[];
 }
 
 const DATA_FILES = ["queries.jsonl", "answers.jsonl", "judgements.jsonl", "train.jsonl"];
@@ -86,6 +89,7 @@ async function writeBundleInto(tmp: string, input: AssembleInput): Promise<void>
       featureMs: gate.featureMs,
     },
     training: { ...training, adapterPath: "adapter.gguf" },
+    cost: input.cost,
   };
   await writeFileAtomic(join(tmp, "report.json"), JSON.stringify(report, null, 2));
   // The manifest goes last: a directory without one is never mistaken for a bundle.

@@ -51,7 +51,7 @@ export interface PreparedDistillation {
   jobDir: string;
   /** Measures this machine (a few seconds) and estimates the job's work and time per stage. */
   estimate(signal?: AbortSignal): Promise<DistillEstimate>;
-  job(options: Pick<DistillJobOptions, "signal" | "onProgress" | "log">): DistillJob;
+  job(options: Pick<DistillJobOptions, "signal" | "onProgress" | "log" | "estimate">): DistillJob;
 }
 
 /** Validates a `--judge` value and builds the judge. */

@@ -184,12 +184,14 @@ export class JobManager implements vscode.Disposable {
           settings,
           preset: start.preset,
         });
-        if (start.confirm && !(await start.confirm(await prepared.estimate(controller.signal)))) {
+        const estimate = start.confirm ? await prepared.estimate(controller.signal) : undefined;
+        if (estimate && !(await start.confirm!(estimate))) {
           this.service.log.info(`distillation "${name}" not started: declined after the estimate`);
           return;
         }
         await prepared
           .job({
+            estimate,
             signal: controller.signal,
             onProgress: (s) => {
               entry.snapshot = s;

@@ -1,4 +1,5 @@
 import * as vscode from "vscode";
+import { formatDuration } from "../../core/cost/estimateDistillation.js";
 import type { JobEntry, JobManager } from "./JobManager.js";
 
 const ICONS: Record<JobEntry["state"], string> = {
@@ -23,7 +24,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<JobEntry> {
     const s = job.snapshot;
     item.description =
       job.state === "running" && s
-        ? `stage ${Math.min(s.stage, 5)}/5 ${s.stageName} · ${s.done}/${s.total}${s.etaSeconds !== undefined ? ` · ${Math.ceil(s.etaSeconds)} s left` : ""}`
+        ? `stage ${Math.min(s.stage, 5)}/5 ${s.stageName} · ${s.done}/${s.total}${s.etaSeconds !== undefined ? ` · ${Math.ceil(s.etaSeconds)} s left` : ""}${s.jobEtaSeconds !== undefined ? ` · job ~${formatDuration(s.jobEtaSeconds)} left` : ""}`
         : job.state === "interrupted"
           ? "interrupted — resumable"
           : job.state;

@@ -1,4 +1,5 @@
 import type { WorldEvaluation } from "../../core/world/worldEvaluation.js";
+import { formatDuration } from "../../core/cost/estimateDistillation.js";
 import { renderEvaluationHtml } from "./renderEvaluationHtml.js";
 import { esc, num, pct } from "./reportFormat.js";
 
@@ -39,6 +40,8 @@ export interface ReportData {
       targets: string[];
     };
   };
+  /** Estimated vs actual seconds per stage (docs/method.md §7); absent when the job had no estimate. */
+  cost?: Array<{ stage: number; estimatedSeconds: number; reestimatedSeconds: number; actualSeconds?: number }>;
   /** The bundle's `evaluation.json` (`prism eval` on a reference world), when there is one. */
   evaluation?: WorldEvaluation;
 }
@@ -77,7 +80,24 @@ ${c ? `<table class="confusion" data-testid="report-confusion"><thead><tr><th></
 <p>${data.training?.samples ?? 0} samples · ${data.training?.epochs?.length ?? 0} epochs · ${num(data.training?.seconds, 1)} s</p>
 ${trainingData(data.training?.data)}
 ${lossChart(data.training?.epochs ?? [])}
-</section></main></body></html>`;
+</section>
+${costSection(data.cost)}</main></body></html>`;
+}
+
+/** How long each stage took against the estimate shown before the start, and the cost model once its inputs were known. */
+function costSection(rows: ReportData["cost"]): string {
+  if (!rows?.length) return "";
+  const names = ["", "queries", "answers", "judge", "gate", "LoRA"];
+  const s = (x: number | undefined): string => (x === undefined ? "–" : formatDuration(x));
+  const body = rows
+    .map(
+      (r) =>
+        `<tr><td>${r.stage} ${esc(names[r.stage] ?? "")}</td><td>${s(r.estimatedSeconds)}</td><td>${s(r.reestimatedSeconds)}</td><td>${s(r.actualSeconds)}</td></tr>`,
+    )
+    .join("");
+  return `<section data-testid="report-cost"><h2>Time</h2>
+<table><thead><tr><th>Stage</th><th>Estimated at the start</th><th>Re-estimated at the end</th><th>Actual</th></tr></thead><tbody>${body}</tbody></table>
+</section>`;
 }
 
 /** What stage 5 did to fit the answers to the trainer (cut answers train without an end of turn). */

@@ -8,6 +8,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { readBundle } from "../../../src/core/bundle/readBundle.js";
+import type { DistillEstimate } from "../../../src/core/cost/estimateDistillation.js";
+import { estimateDistillCost, type CostContext } from "../../../src/core/cost/estimateDistillCost.js";
 import type { DistillLabel, DistillQuery, QueryAnswers } from "../../../src/core/distill/distillRecords.js";
 import { DISTILL_STAGES, DistillJob, STAGE_NAMES, type DistillResult } from "../../../src/core/distill/DistillJob.js";
 import type { StagesOutput } from "../../../src/core/distill/DistillStage.js";
@@ -222,3 +224,67 @@ describe("DistillJob stops and refuses", () => {
     await expect(other.run()).rejects.toMatchObject({ code: "job/settingsChanged" });
   });
 });
+
+describe("DistillJob with an estimate", () => {
+  /** A made-up calibration: the fake world's timings are its latencies, so only the ETA's shape is checked. */
+  function estimate(d: FakeDistillation): DistillEstimate {
+    const context: CostContext = {
+      rates: { promptTokensPerSecond: 2000, generatedTokensPerSecond: 500, trainTokensPerSecond: 200 },
+      tokensPerChar: 0.25,
+      localJudge: true,
+      localGenerator: true,
+      featurePassFraction: 0.5,
+    };
+    const cost = estimateDistillCost(d.settings, context);
+    return { cost, context, rates: { ...context.rates, tokensPerChar: 0.25, ms: 1 } };
+  }
+
+  it("gives every running snapshot the job's ETA, reaching 0 when done, and reports estimated vs actual per stage", async () => {
+    const d = await distillation({ settings: SMALL, engine: { latencyMs: { "engine/generate": 2 } } });
+    const snapshots: JobSnapshot[] = [];
+    const given = estimate(d);
+    const result = await new DistillJob(d.jobOptions({ estimate: given, onProgress: (s) => snapshots.push(s) })).run();
+    const running = snapshots.filter((s) => s.state === "running" && s.stage <= 5);
+    expect(running.length).toBeGreaterThan(5);
+    for (const s of running) expect(s.jobEtaSeconds).toBeGreaterThanOrEqual(0);
+    expect(running[0]!.jobEtaSeconds).toBeCloseTo(given.cost.totalSeconds, 3);
+    expect(snapshots.at(-1)).toMatchObject({ state: "done", jobEtaSeconds: 0 });
+    expect(result.cost?.map((r) => r.stage)).toEqual([1, 2, 3, 4, 5]);
+    for (const r of result.cost!) {
+      expect(r.estimatedSeconds).toBeCloseTo(given.cost.stages[r.stage - 1]!.seconds, 6);
+      expect(r.actualSeconds).toBeGreaterThan(0);
+    }
+    // observed: 8 queries kept, 4 distill; the re-estimate uses them
+    const report = JSON.parse(await readFile(join(d.outDir, "report.json"), "utf8")) as { cost: unknown };
+    expect(report.cost).toEqual(result.cost);
+    const saved = JSON.parse(await readFile(join(d.jobDir, "cost.json"), "utf8")) as { observed: object };
+    expect(saved.observed).toMatchObject({ queries: 8, distill: 4 });
+  });
+
+  it("a resumed job goes on with the estimate it saved, and adds each run's time", async () => {
+    const controller = new AbortController();
+    let seen = 0;
+    const d = await distillation({
+      settings: SMALL,
+      engine: { onRequest: (c: FakeCall) => void (generation(c) === "answer" && ++seen === 5 && controller.abort()) },
+    });
+    const first = await new DistillJob(d.jobOptions({ estimate: estimate(d), signal: controller.signal }))
+      .run()
+      .catch((e: unknown) => e);
+    expect(isCancellation(first)).toBe(true);
+    const stage1 = (JSON.parse(await readFile(join(d.jobDir, "cost.json"), "utf8")) as CostFile).stages["1"]!;
+    expect(stage1.items).toBe(8);
+    const snapshots: JobSnapshot[] = [];
+    const second = await new DistillJob(d.jobOptions({ onProgress: (s) => snapshots.push(s) })).run();
+    expect(snapshots.filter((s) => s.state === "running").every((s) => s.jobEtaSeconds !== undefined)).toBe(true);
+    expect(second.cost?.[0]?.actualSeconds).toBeGreaterThanOrEqual(stage1.seconds);
+    expect(second.cost?.[1]?.actualSeconds).toBeGreaterThan(0);
+  });
+
+  it("without an estimate snapshots carry the stage's ETA only", () => {
+    expect(referenceRun.snapshots.every((s) => s.jobEtaSeconds === undefined)).toBe(true);
+    expect((referenceRun.result as DistillResult).cost).toBeUndefined();
+  });
+});
+
+type CostFile = { stages: Record<string, { seconds: number; items: number }> };

@@ -106,6 +106,10 @@ describe("report HTML", () => {
             targets: ["attn_qkv", "<b>x</b>"],
           },
         },
+        cost: [
+          { stage: 1, estimatedSeconds: 90, reestimatedSeconds: 80, actualSeconds: 75 },
+          { stage: 5, estimatedSeconds: 4000, reestimatedSeconds: 3900 },
+        ],
       },
       "vscode-webview://abc",
       "vscode-webview://abc/report.css",
@@ -120,6 +124,8 @@ describe("report HTML", () => {
     expect(html).toContain("answers cut by the token limit (trained without an end of turn): 3");
     expect(html).toContain("truncated to the window: 1");
     expect(html).toContain("adapted weights: attn_qkv, &#60;b&#62;x&#60;/b&#62;");
+    expect(html).toContain("<tr><td>1 queries</td><td>2 min</td><td>1 min</td><td>1 min</td></tr>");
+    expect(html).toContain("<tr><td>5 LoRA</td><td>1 h 07 min</td><td>1 h 05 min</td><td>–</td></tr>");
   });
 });
 
