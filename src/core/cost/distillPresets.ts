@@ -19,6 +19,8 @@ export interface PresetValues {
 /**
  * The presets (docs/method.md §7 gives the reasoning and what each loses):
  * - `paper`: the method's full settings — 12 personas × 50 queries, 512-token answers, 10 epochs.
+ * Windows: 768 tokens holds every sample whole (a prompt of up to 255 tokens plus a 512-token answer) and keeps the
+ * trainer within model + 3 GB on the 0.5B shape; 1024 costs 1.2 GB more for the same samples (docs/trainer.md §12).
  * - `standard`: every persona, a third of the queries, shorter answers, 3 epochs.
  * - `quick`: the smallest job that still gives the gate its 16 examples per class at a distill share as low as
  *   a fifth (96 queries) and the LoRA 16 samples; six personas spanning the built-in domains, 256-token answers,
@@ -40,7 +42,7 @@ export const PRESET_VALUES: Readonly<Record<DistillPreset, PresetValues>> = {
     answerMaxTokens: 384,
     minDistill: 24,
     epochs: 3,
-    contextSize: 1024,
+    contextSize: 768,
   },
   paper: {
     queriesPerPersona: 50,
@@ -48,7 +50,7 @@ export const PRESET_VALUES: Readonly<Record<DistillPreset, PresetValues>> = {
     answerMaxTokens: 512,
     minDistill: 32,
     epochs: 10,
-    contextSize: 1024,
+    contextSize: 768,
   },
 };
 

@@ -30,7 +30,7 @@ export const loraSettingsSchema = z
     learningRate: z.number().positive().max(1).default(2e-4),
     weightDecay: z.number().min(0).max(1).default(0.01),
     /** Window length in tokens (a multiple of 256). */
-    contextSize: z.number().int().min(256).max(131_072).default(1024),
+    contextSize: z.number().int().min(256).max(131_072).default(768),
     /**
      * `kl` (the paper's): KL to the persona-prompted teacher's top-64 at T = 2; measured better than `sft`
      * (cross-entropy on the persona answer) on every seed of src/trainer/README.md's study. Defaults to `kl`.

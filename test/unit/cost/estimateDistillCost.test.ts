@@ -29,9 +29,9 @@ describe("estimateDistillCost", () => {
     expect(s2!.generatedTokens).toBe(1200 * Math.round(512 * 0.7));
     expect(s3!.items).toBe(1200);
     expect(s4!.items).toBe(600);
-    // 40 % of 600 distill samples, 10 epochs over 1024-token windows
-    expect(s5!.trainTokens % 1024).toBe(0);
-    expect(s5!.items).toBe(s5!.trainTokens / 1024);
+    // 40 % of 600 distill samples, 10 epochs over 768-token windows
+    expect(s5!.trainTokens % 768).toBe(0);
+    expect(s5!.items).toBe(s5!.trainTokens / 768);
     expect(s5!.seconds).toBeCloseTo(s5!.promptTokens / 100 + s5!.trainTokens / 5, 6);
     expect(s2!.seconds).toBeCloseTo(s2!.promptTokens / 100 + s2!.generatedTokens / 10, 6);
     expect(cost.totalSeconds).toBeCloseTo(
