@@ -122,6 +122,10 @@ run("npx", [
   ...links,
 ]);
 
+// dist/trainer is a copy for the VSIX only: left in place, the checkout's extension would prefer it over the
+// current build (src/vscode/activateFeatures.ts) after the trainer's sources change.
+rmSync(join("dist", "trainer"), { recursive: true, force: true });
+
 const sizeMB = statSync(out).size / 1e6;
 console.log(
   `package: ${out}, ${sizeMB.toFixed(1)} MB (native binaries: ${binaries.join(", ")}; trainer: ${withTrainer ? "yes" : "no"})`,

@@ -157,7 +157,8 @@ function trainerBinary(context: vscode.ExtensionContext): string {
   const configured = vscode.workspace.getConfiguration("prism").get<string>("trainer.path", "").trim();
   if (configured) return configured;
   // A packaged extension carries its trainer (scripts/package.mjs); a checkout uses its cached build.
-  const packaged = context.asAbsolutePath(join("dist", "trainer", "bin", "prism-trainer"));
+  const exe = process.platform === "win32" ? "prism-trainer.exe" : "prism-trainer";
+  const packaged = context.asAbsolutePath(join("dist", "trainer", "bin", exe));
   if (existsSync(packaged)) return packaged;
   const script = context.asAbsolutePath(join("scripts", "buildTrainer.mjs"));
   if (existsSync(script)) {
