@@ -154,7 +154,13 @@ describe("README and release workflow", () => {
       Object.entries(VSIX_TARGETS).map(([target, t]) => ({ target, runner: t.runner })),
     );
     const runs = pack.steps.map((s) => s.run ?? s.uses ?? "");
-    const order = ["npm ci", "npm test", "npm run package -- --target ${{ matrix.target }}", "actions/upload-artifact"];
+    const order = [
+      "npm ci",
+      "npm test",
+      "npm run package -- --target ${{ matrix.target }}",
+      "node scripts/checkVsix.mjs dist-vsix/prism-vscode-${{ matrix.target }}.vsix",
+      "actions/upload-artifact",
+    ];
     const at = order.map((prefix) => runs.findIndex((r) => r.startsWith(prefix)));
     expect(at.every((i) => i >= 0)).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
