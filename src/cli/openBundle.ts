@@ -48,7 +48,11 @@ export async function openBundle(
   return { bundle, session, features, modelPath };
 }
 
-async function distilledFrom(dir: string): Promise<string> {
+/**
+ * The model the bundle at `dir` was distilled from (its manifest's `training.model.path`), when that file still
+ * exists; `cli/usage` asking for `--model` otherwise.
+ */
+export async function distilledFrom(dir: string): Promise<string> {
   try {
     const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as {
       training?: { model?: { path?: unknown } };
