@@ -1,11 +1,22 @@
-// `npm run package -- [--target linux-x64] [--with-cuda] [--no-trainer] [--skip-checks]`: one per-platform VSIX in dist-vsix/
-// (README "Packaging"). node-llama-cpp installs every prebuilt package whose os/cpu fields match the machine; a VSIX
-// carries only its own target's (CPU + Vulkan or Metal; CUDA with --with-cuda) through a generated ignore file, and
-// its trainer (dist/trainer/{bin,lib}), which can only be built on the target itself. Before packaging, the file
-// list (`vsce ls`) is checked against the allow-list of scripts/vsixTargets.mjs; after, the size against the
-// target's budget. Any failure exits non-zero with the reason: no VSIX that would not work is produced.
+// `npm run package -- [--target linux-x64] [--with-cuda] [--no-trainer | --trainer <bin/prism-trainer>]
+// [--skip-checks]`: one per-platform VSIX in dist-vsix/ (README "Packaging"). node-llama-cpp installs every prebuilt
+// package whose os/cpu fields match the machine; a VSIX carries only its own target's (CPU + Vulkan or Metal; CUDA
+// with --with-cuda) through a generated ignore file, and its trainer (dist/trainer/{bin,lib}), which can only be
+// built on the target itself. Before packaging, the file list (`vsce ls`) is checked against the allow-list of
+// scripts/vsixTargets.mjs; after, the size against the target's budget. Any failure exits non-zero with the reason:
+// no VSIX that would not work is produced.
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import {
   VSIX_TARGETS,
@@ -31,6 +42,27 @@ const run = (cmd, argv) => {
   if (r.status !== 0) fail(`${cmd} ${argv.join(" ")} exited with ${r.status ?? r.signal}`);
 };
 
+/**
+ * Copies the trainer's bin/ or lib/ without build markers (dotfiles). A VSIX is a zip and stores no symlinks: each
+ * link would become a full copy. On Linux the loader asks only for sonames (libllama.so.0: prism-trainer's NEEDED
+ * entries), so each soname link is stored once as a file and the linker-only names (libllama.so) and the versioned
+ * files they point to (libllama.so.0.4.0) are left out. Elsewhere every name is kept, resolved.
+ */
+function copyRuntimeFiles(from, to) {
+  mkdirSync(to, { recursive: true });
+  const entries = readdirSync(from, { withFileTypes: true }).filter((e) => !e.name.startsWith("."));
+  const soname = (name) => /\.so\.\d+$/.test(name);
+  const linked = new Set(
+    entries.filter((e) => e.isSymbolicLink() && soname(e.name)).map((e) => realpathSync(join(from, e.name))),
+  );
+  for (const e of entries) {
+    const path = join(from, e.name);
+    if (process.platform === "linux" && e.isSymbolicLink() && !soname(e.name)) continue;
+    if (process.platform === "linux" && !e.isSymbolicLink() && linked.has(realpathSync(path))) continue;
+    cpSync(path, join(to, e.name), { recursive: true, dereference: true });
+  }
+}
+
 if (!target || !VSIX_TARGETS[target])
   fail(`unknown target "${target ?? ""}"; known: ${Object.keys(VSIX_TARGETS).join(", ")}`);
 
@@ -50,7 +82,10 @@ if (absent.length > 0)
   );
 
 // The trainer is native code for one OS and CPU: it is built here only for this machine's own target.
-if (withTrainer && target !== hostTarget())
+// --trainer <path/bin/prism-trainer> ships a build made elsewhere instead (its lib/ beside bin/), for that target.
+const givenTrainer = args.includes("--trainer") ? args[args.indexOf("--trainer") + 1] : undefined;
+if (givenTrainer !== undefined && !existsSync(givenTrainer ?? "")) fail(`--trainer ${givenTrainer ?? ""}: not found`);
+if (withTrainer && !givenTrainer && target !== hostTarget())
   fail(
     `the trainer for ${target} can only be built on ${target} (this machine is ${hostTarget()}); package it on ` +
       `${VSIX_TARGETS[target].runner}, or pass --no-trainer for a VSIX without distillation`,
@@ -66,14 +101,16 @@ run(process.execPath, ["esbuild.mjs", "--production"]);
 rmSync(join("dist", "trainer"), { recursive: true, force: true });
 if (withTrainer) {
   // The LoRA trainer ships next to the bundle: dist/trainer/{bin,lib} (its rpath is $ORIGIN/../lib).
-  run(process.execPath, ["scripts/buildTrainer.mjs"]);
-  const printed = spawnSync(process.execPath, ["scripts/buildTrainer.mjs", "--print-path"], { encoding: "utf8" });
-  const trainer = printed.stdout.trim();
-  if (printed.status !== 0 || !existsSync(trainer)) fail(`no trainer binary after the build (${trainer})`);
+  let trainer = givenTrainer;
+  if (!trainer) {
+    run(process.execPath, ["scripts/buildTrainer.mjs"]);
+    const printed = spawnSync(process.execPath, ["scripts/buildTrainer.mjs", "--print-path"], { encoding: "utf8" });
+    trainer = printed.stdout.trim();
+    if (printed.status !== 0 || !existsSync(trainer)) fail(`no trainer binary after the build (${trainer})`);
+  }
   const trainerRoot = dirname(dirname(trainer));
   for (const sub of ["bin", "lib"])
-    if (existsSync(join(trainerRoot, sub)))
-      cpSync(join(trainerRoot, sub), join("dist", "trainer", sub), { recursive: true, verbatimSymlinks: true });
+    if (existsSync(join(trainerRoot, sub))) copyRuntimeFiles(join(trainerRoot, sub), join("dist", "trainer", sub));
 } else console.log(`package: no trainer in this VSIX (--no-trainer): distillation will need prism.trainer.path`);
 
 mkdirSync(".cache", { recursive: true });
