@@ -94,8 +94,11 @@ export function createServeApp(options: ServeAppOptions): FastifyInstance {
   app.setNotFoundHandler(async (request) => {
     throw new ServeRequestError("serve/notFound", `No endpoint ${request.method} ${request.url.split("?")[0]}.`);
   });
-  app.setErrorHandler(async (err, _request, reply) => {
-    const { status, body } = toOpenAiError(fromFastifyError(err));
+  app.setErrorHandler(async (err, request, reply) => {
+    const mapped = fromFastifyError(err);
+    // Answering before the client has sent its whole body makes it see a reset connection, not the 413.
+    if (mapped instanceof ServeRequestError && mapped.code === "serve/bodyTooLarge") await drain(request.raw);
+    const { status, body } = toOpenAiError(mapped);
     if (status >= 500 && !isCancellation(err)) options.onError?.(err);
     return reply.code(status).send(body);
   });
@@ -279,6 +282,37 @@ function fromFastifyError(err: unknown): unknown {
   )
     return new ServeRequestError("serve/invalidRequest", message);
   return err;
+}
+
+/**
+ * Reads and discards the rest of a request body, up to 64 MiB and 10 s; beyond that the connection is closed (the
+ * client then sees a connection error rather than the 413 it would never finish uploading for).
+ */
+function drain(raw: NodeJS.ReadableStream & { destroy(): void; readableEnded: boolean }): Promise<void> {
+  if (raw.readableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    let bytes = 0;
+    const finish = (): void => {
+      clearTimeout(timer);
+      raw.removeListener("data", onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes += chunk.length;
+      if (bytes > 64 * 1024 * 1024) {
+        raw.destroy();
+        finish();
+      }
+    };
+    const timer = setTimeout(() => {
+      raw.destroy();
+      finish();
+    }, 10_000);
+    raw.on("data", onData);
+    raw.once("end", finish);
+    raw.once("close", finish);
+    raw.resume();
+  });
 }
 
 function sha256(text: string): Buffer {

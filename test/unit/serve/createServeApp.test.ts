@@ -208,6 +208,20 @@ describe("createServeApp", () => {
     expect((await post(app, { model: "prism", messages: [user("hi")] })).statusCode).toBe(200);
   });
 
+  it("answers an oversized upload over a real socket with 413 once the client has sent it", async () => {
+    const { app } = serve({ maxBodyBytes: 10_000 });
+    const address = await app.listen({ host: "127.0.0.1", port: 0 });
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${address}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "prism", messages: [user("x".repeat(4_000_000))] }),
+      });
+      expect(r.status).toBe(413);
+      expect(await r.json()).toMatchObject({ error: { code: "serve/bodyTooLarge" } });
+    }
+  });
+
   it("needs the API key on every endpoint when one is set", async () => {
     const { app } = serve({ apiKey: "s3cret" });
     const ok = { authorization: "Bearer s3cret" };
