@@ -8,10 +8,11 @@
 //   options: --backend auto|cpu|cuda|vulkan|metal (env PRISM_TRAINER_BACKEND), --jobs N (env PRISM_TRAINER_JOBS),
 //            --force (rebuild the libraries), --verbose, --clean (remove work trees)
 //   env PRISM_TRAINER_PATCHES=0001,0003: apply only these patches (experiments; 0003 is required to link)
+//   env PRISM_TRAINER_CPU=native: -march=native instead of the portable x86-64-v3 / ARMv8-A set (docs/trainer.md §13)
 //
 // Layout under .cache/trainer/ (env PRISM_TRAINER_CACHE):
 //   work-<commit>-<backend>/{src,build}  patched source tree and cmake build dir, kept for fast incremental rebuilds
-//   <key>/{lib,include,bin}              key = hash(source commit, patches, backend, flags, cpu); what the trainer uses
+//   <key>/{lib,include,bin}              key = hash(source commit, patches, backend, flags, platform); what the trainer uses
 // Inference keeps node-llama-cpp's prebuilt libraries; the two builds exchange adapters as GGUF files only.
 // llama.cpp is built once: quantization is `prism-trainer quantize` (llama_model_quantize from the same library).
 import { spawnSync } from "node:child_process";
@@ -187,9 +188,10 @@ export function trainerInputs(backendRequest = process.env.PRISM_TRAINER_BACKEND
   const backend = detectBackend(backendRequest);
   const commit = bundleCommit();
   const patches = patchFiles().map((f) => [path.basename(f), fs.readFileSync(f, "utf8")]);
-  const cpu = `${process.platform}-${process.arch}-${os.cpus()[0]?.model ?? "cpu"}`; // GGML_NATIVE: -march=native
+  // Portable instruction sets (cpuFlags), so the CPU model is no part of the key: a cache from another machine of
+  // the same platform fits.
   const flags = cmakeFlags(backend);
-  const key = sha(RECIPE_VERSION, commit, patches, backend, flags, cpu).slice(0, 16);
+  const key = sha(RECIPE_VERSION, commit, patches, backend, flags, `${process.platform}-${process.arch}`).slice(0, 16);
   const sourcesHash = sha(trainerSources().map((f) => [path.basename(f), fs.readFileSync(f, "utf8")]));
   const dir = path.join(CACHE, key);
   return {

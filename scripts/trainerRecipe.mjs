@@ -5,7 +5,7 @@
 import process from "node:process";
 
 /** Bump when the cmake recipe or the layout changes so old caches are not reused (part of the cache key). */
-export const RECIPE_VERSION = 1;
+export const RECIPE_VERSION = 2;
 
 /** A build that cannot go on; its message is shown without a stack. */
 export class BuildError extends Error {}
@@ -48,6 +48,38 @@ export function backendFlags(backend, cudaArch = process.env.PRISM_TRAINER_CUDA_
   throw new BuildError(`unknown backend ${backend}`);
 }
 
+/**
+ * The CPU instruction sets the build targets instead of `-march=native` (docs/trainer.md §13): a binary built on one
+ * machine must run on the user's. x64: the x86-64-v3 set (AVX2, FMA, F16C, BMI2 — every x64 CPU since 2013-15,
+ * llama.cpp's "haswell" variant); the trainer refuses a CPU without it with a coded error before any ggml code runs.
+ * arm64: the ARMv8-A baseline. Building every variant for run-time selection (GGML_CPU_ALL_VARIANTS) would compile
+ * the CPU backend ten times over, beyond the CI budget.
+ */
+export function cpuFlags(arch = process.arch, cpu = process.env.PRISM_TRAINER_CPU) {
+  // PRISM_TRAINER_CPU=native: this machine's every instruction set (a CPU older than x86-64-v3, or AVX-512), for a
+  // trainer that runs here only.
+  if (cpu === "native") return ["-DGGML_NATIVE=ON"];
+  if (arch === "x64") {
+    return [
+      "-DGGML_NATIVE=OFF",
+      "-DGGML_SSE42=ON",
+      "-DGGML_AVX=ON",
+      "-DGGML_F16C=ON",
+      "-DGGML_FMA=ON",
+      "-DGGML_AVX2=ON",
+      "-DGGML_BMI2=ON",
+      "-DGGML_AVX512=OFF",
+    ];
+  }
+  return ["-DGGML_NATIVE=OFF"];
+}
+
+/** The name `prism-trainer check` reports for what {@link cpuFlags} selects; main.cpp checks the CPU against it. */
+export function cpuVariant(arch = process.arch, cpu = process.env.PRISM_TRAINER_CPU) {
+  if (cpu === "native") return "native";
+  return arch === "x64" ? "x86-64-v3" : arch === "arm64" ? "armv8-a" : `${arch}-generic`;
+}
+
 /** Every cmake configure flag of the llama.cpp build (part of the cache key). */
 export function cmakeFlags(backend, cudaArch) {
   return [
@@ -61,6 +93,7 @@ export function cmakeFlags(backend, cudaArch) {
     "-DLLAMA_BUILD_APP=OFF",
     "-DLLAMA_OPENSSL=OFF",
     "-DGGML_OPENMP_FETCH=OFF",
+    ...cpuFlags(),
     ...backendFlags(backend, cudaArch),
   ];
 }
@@ -90,6 +123,7 @@ export function compileArgs({ includeDir, version, sources, libraries, platform,
     `-DPRISM_LLAMA_COMMIT="${version.commit.slice(0, 12)}"`,
     `-DPRISM_BACKEND="${version.backend}"`,
     `-DPRISM_PATCHES="${version.patches.join(",")}"`,
+    `-DPRISM_CPU_VARIANT="${cpuVariant()}"`,
     ...sources,
     ...libraries,
     `-Wl,-rpath,${trainerRpath(platform)}`,

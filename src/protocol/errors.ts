@@ -64,6 +64,7 @@ export const ERROR_CODES = [
   "distill/invalidBackend",
   "trainer/failed",
   "trainer/notBuilt",
+  "trainer/cpuUnsupported",
   // routing
   "routing/invalidMode",
   // the reference world (issue 7)
@@ -104,6 +105,7 @@ export const ERROR_CODES = [
   "serve/apiKeyRequired",
   "serve/listenFailed",
   "serve/noBundle",
+  "serve/untrustedWorkspace",
   // an existing server as the backend of `prism serve` (llama.cpp's llama-server; docs/llama-server.md)
   "serve/backendUnreachable",
   "serve/backendFailed",

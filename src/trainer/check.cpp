@@ -1,5 +1,6 @@
 // `prism-trainer check`: what this binary was built from and whether the training fixes are live
 // (docs/trainer.md §3, self-check). Exits 5 on any failed probe.
+#include "cpu_check.h"
 #include "events.h"
 
 #include "ggml-alloc.h"
@@ -226,6 +227,7 @@ int run_check(int argc, char ** argv) {
         .str("commit", PRISM_LLAMA_COMMIT)
         .str("backend", PRISM_BACKEND)
         .str("patches", PRISM_PATCHES)
+        .str("cpuVariant", cpu_variant())
         .str("systemInfo", llama_print_system_info())
         .raw("devices", devices)
         .boolean("maskedCrossEntropy", ce_ok)

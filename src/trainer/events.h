@@ -15,6 +15,7 @@ enum ExitCode : int {
     EXIT_MODEL     = 4,   // base model or initial adapter failed to load
     EXIT_CHECK     = 5,   // `check` failed: library mismatch, missing symbol, patch probe failed
     EXIT_TRAIN     = 6,   // training failed: non-finite loss, adapter did not move, write failed
+    EXIT_CPU       = 7,   // this CPU lacks the instruction sets the build targets (cpu_check.cpp)
     EXIT_SIGINT    = 130,
     EXIT_SIGTERM   = 143,
 };

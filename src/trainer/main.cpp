@@ -1,5 +1,6 @@
 // prism-trainer: trains the PRISM LoRA (or fully fine-tunes a small model) with llama.cpp's ggml-opt, built from
 // node-llama-cpp's bundled llama.cpp source plus the patches in patches/. See README.md for the CLI contract.
+#include "cpu_check.h"
 #include "events.h"
 
 #include "ggml.h"
@@ -59,9 +60,16 @@ int main(int argc, char ** argv) {
     }
     const std::string cmd = argv[1];
     if (cmd == "--version") {
-        printf("prism-trainer (llama.cpp %s, %s, %s, patches %s)\n", PRISM_LLAMA_RELEASE, PRISM_LLAMA_COMMIT, PRISM_BACKEND,
-               PRISM_PATCHES);
+        printf("prism-trainer (llama.cpp %s, %s, %s, patches %s, cpu %s)\n", PRISM_LLAMA_RELEASE, PRISM_LLAMA_COMMIT,
+               PRISM_BACKEND, PRISM_PATCHES, prism::cpu_variant());
         return prism::EXIT_OK;
+    }
+    // Before any ggml code: on a CPU without the build's instruction sets its first one would be a bare SIGILL.
+    const std::string missing = prism::cpu_missing_features();
+    if (!missing.empty()) {
+        prism::fail(prism::EXIT_CPU, "trainer/cpuUnsupported",
+                    std::string("this CPU lacks ") + missing + ", which this prism-trainer build (" +
+                        prism::cpu_variant() + ") needs; build one for this CPU with PRISM_TRAINER_CPU=native npm run build:trainer");
     }
     if (cmd == "train") {
         return prism::run_train(argc - 2, argv + 2);

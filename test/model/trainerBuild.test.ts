@@ -43,8 +43,21 @@ describe("build:trainer", () => {
     expect(relative(ROOT, path)).toMatch(/^\.cache\/trainer\/[0-9a-f]{16}\/bin\/prism-trainer$/);
     accessSync(path, constants.X_OK);
     expect(execFileSync(path, ["--version"], { encoding: "utf8" })).toMatch(
-      /llama\.cpp v0\.4\.0, [0-9a-f]{12}, (cpu|cuda|vulkan|metal), patches 0001,0002,0003,0004,0005,0006,0007,0008/,
+      /llama\.cpp v0\.4\.0, [0-9a-f]{12}, (cpu|cuda|vulkan|metal), patches 0001,0002,0003,0004,0005,0006,0007,0008,0009,0010,0011,0012, cpu x86-64-v3\)/,
     );
+  });
+
+  it("targets a portable instruction set, not the build machine's (docs/trainer.md §13)", () => {
+    const recipe = execFileSync(process.execPath, [script, "--backend", "cpu", "--print-recipe"], {
+      encoding: "utf8",
+    });
+    expect(recipe).toContain("-DGGML_NATIVE=OFF");
+    expect(recipe).toMatch(/-DGGML_AVX2=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF/);
+    expect(recipe).toContain(`'-DPRISM_CPU_VARIANT="x86-64-v3"'`);
+    // the binary ran its CPU check already (--version above runs before it; check runs after it)
+    const check = spawnSync(bin, ["check"], { encoding: "utf8" });
+    expect(check.status, check.stderr.slice(-1000)).toBe(0);
+    expect(check.stdout).toContain('"cpuVariant":"x86-64-v3"');
   });
 
   it("says what to install when cmake or the compiler is missing", () => {
@@ -85,7 +98,9 @@ describe("build:trainer", () => {
     }
     for (const p of patches) expect(recipe).toContain(`apply --whitespace=nowarn "$PWD"/src/trainer/patches/${p}`);
     expect(recipe).toContain('"-DCMAKE_CUDA_ARCHITECTURES=${PRISM_TRAINER_CUDA_ARCH:-native}" -DGGML_CUDA_FA=OFF');
-    expect(recipe).toMatch(/-DPRISM_BACKEND="cuda"' '-DPRISM_PATCHES="0001,0002,0003,0004,0005,0006,0007,0008,0009,0010,0011,0012"'/);
+    expect(recipe).toMatch(
+      /-DPRISM_BACKEND="cuda"' '-DPRISM_PATCHES="0001,0002,0003,0004,0005,0006,0007,0008,0009,0010,0011,0012"'/,
+    );
     expect(recipe.trimEnd().split("\n").at(-1)).toBe("echo .cache/trainer/recipe-cuda/bin/prism-trainer");
   });
 

@@ -189,12 +189,20 @@ export class NativeTrainer implements Trainer {
           : signal
             ? `killed by ${signal}`
             : `exit code ${code}`;
+        // A CPU the build does not fit is the user's to fix (another build), not a training failure.
+        const cpu = errorEvent?.code === "trainer/cpuUnsupported";
         reject(
-          new AppError("trainer/failed", `${args.includes("full") ? "Training" : "LoRA training"} failed: ${why}`, {
-            exitCode: code,
-            signal,
-            stderr,
-          }),
+          new AppError(
+            cpu ? "trainer/cpuUnsupported" : "trainer/failed",
+            cpu
+              ? `prism-trainer cannot run on this CPU: ${String(errorEvent?.message)}`
+              : `${args.includes("full") ? "Training" : "LoRA training"} failed: ${why}`,
+            {
+              exitCode: code,
+              signal,
+              stderr,
+            },
+          ),
         );
       });
     });
