@@ -16,6 +16,7 @@ import { JobsTreeProvider } from "./jobs/JobsTreeProvider.js";
 import { ComparePanel } from "./panel/ComparePanel.js";
 import { PrismService } from "./PrismService.js";
 import { openReportPanel } from "./report/openReportPanel.js";
+import { ServeController } from "./serve/ServeController.js";
 import { showError } from "./showError.js";
 import { createStatusBar } from "./statusBar.js";
 
@@ -25,6 +26,8 @@ export interface PrismExtensionApi {
   activationMs?: number;
   service: PrismService;
   jobs: JobManager;
+  /** `PRISM: Start Server` / `Stop Server`. */
+  server: ServeController;
   comparePanel(): ComparePanel | undefined;
 }
 
@@ -136,13 +139,31 @@ export function activateFeatures(context: vscode.ExtensionContext): PrismExtensi
       });
   };
 
+  const server = new ServeController(service);
+  context.subscriptions.push(server);
+  command("prism.startServer", async () => {
+    const running = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "PRISM: starting the server", cancellable: true },
+      (_p, token) => withAbortSignal(token, (signal) => server.start(signal)),
+    );
+    void vscode.window
+      .showInformationMessage(`PRISM: serving model "prism" at ${running.baseUrl}`, "Copy URL")
+      .then((choice) => (choice ? vscode.env.clipboard.writeText(running.baseUrl) : undefined));
+    return running.baseUrl;
+  });
+  command("prism.stopServer", async () => {
+    const url = server.baseUrl;
+    await server.stop();
+    if (url) void vscode.window.showInformationMessage(`PRISM: stopped the server at ${url}.`);
+  });
+
   registerChat(context, service);
   // Without Copilot the chat has no model until ours is listed; asking once makes VS Code resolve it now.
   void vscode.lm
     .selectChatModels({ vendor: "prism" })
     .then(undefined, (err: unknown) => log.warn(`selectChatModels: ${String(err)}`));
 
-  return { service, jobs, comparePanel: () => ComparePanel.instance };
+  return { service, jobs, server, comparePanel: () => ComparePanel.instance };
 }
 
 function selectionText(): string {

@@ -21,6 +21,9 @@ export interface PrismConfig {
   logPrompts: "full" | "hash";
   /** The size Start Distillation proposes first (docs/method.md §7). */
   distillPreset: DistillPreset;
+  /** Where `PRISM: Start Server` listens (docs/serve.md). */
+  serveHost: string;
+  servePort: number;
 }
 
 /**
@@ -58,6 +61,11 @@ export function readConfig(warn: (message: string) => void): PrismConfig {
   const distillPreset = DISTILL_PRESETS.find((p) => p === presetRaw);
   if (!distillPreset)
     warn(`prism.distill.preset "${presetRaw}" is not one of ${DISTILL_PRESETS.join(", ")}; using quick.`);
+  const hostRaw = c.get<string>("serve.host", "127.0.0.1");
+  const serveHost = typeof hostRaw === "string" && hostRaw.trim() ? hostRaw.trim() : "127.0.0.1";
+  const portRaw = c.get<number>("serve.port", 8080);
+  const servePort = Number.isInteger(portRaw) && portRaw >= 0 && portRaw <= 65_535 ? portRaw : 8080;
+  if (servePort !== portRaw) warn(`prism.serve.port must be an integer from 0 to 65535; using 8080.`);
   return {
     modelPath: userPath("model.path"),
     defaultModelUri: c.get<string>("model.defaultUri", "").trim(),
@@ -70,5 +78,7 @@ export function readConfig(warn: (message: string) => void): PrismConfig {
     temperature: Number.isFinite(temperatureRaw) && temperatureRaw >= 0 ? Math.min(temperatureRaw, 5) : 0,
     logPrompts: c.get<string>("routing.logPrompts", "full") === "hash" ? "hash" : "full",
     distillPreset: distillPreset ?? "quick",
+    serveHost,
+    servePort,
   };
 }
