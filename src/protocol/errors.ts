@@ -106,7 +106,6 @@ export const ERROR_CODES = [
   "serve/listenFailed",
   "serve/noBundle",
   "serve/untrustedWorkspace",
-  "serve/untrustedWorkspace",
   // an existing server as the backend of `prism serve` (llama.cpp's llama-server; docs/llama-server.md)
   "serve/backendUnreachable",
   "serve/backendFailed",
