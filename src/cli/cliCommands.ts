@@ -1,7 +1,9 @@
 import { chatCommand } from "./commands/chatCommand.js";
 import { distillCommand } from "./commands/distillCommand.js";
 import { evalCommand } from "./commands/evalCommand.js";
+import { exportCommand } from "./commands/exportCommand.js";
 import { gateEvalCommand } from "./commands/gateEvalCommand.js";
+import { importCommand } from "./commands/importCommand.js";
 import { infoCommand } from "./commands/infoCommand.js";
 import { makeModelCommand } from "./commands/makeModelCommand.js";
 import { routeCommand } from "./commands/routeCommand.js";
@@ -27,4 +29,6 @@ export const CLI_COMMANDS: readonly CliCommand[] = [
   worldBuildCommand,
   worldDistillCommand,
   evalCommand,
+  exportCommand,
+  importCommand,
 ];
