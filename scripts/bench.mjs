@@ -10,6 +10,7 @@ const benches = [
   ["gate", "bench/gateBench.mts"],
   ["distill", "bench/distillBench.mts"],
   ["route", "bench/routeBench.mts"],
+  ["serve", "bench/serveBench.mts"],
   ["trainer", "bench/trainerBench.ts"],
   ["score", "bench/scoreBench.mts"],
 ];
@@ -64,6 +65,13 @@ const rows = [
     "Cold start to first token (new engine, load, first token)",
     `${f(out.route?.coldStartToFirstTokenMs, 0)} ms`,
     "median",
+  ],
+  [
+    "prism serve: time-to-first-token overhead beyond the gate, 1 / 4 requests at once (goal ≤ 5 %)",
+    `${pct(out.serve?.seqTtftOverheadBeyondGate)} / ${pct(out.serve?.concTtftOverheadBeyondGate)}`,
+    `p50 ${f(out.serve?.concServedTtftP50Ms, 0)} ms served vs ${f(out.serve?.concGatedTtftP50Ms, 0)} ms engine with gate, ` +
+      `${f(out.serve?.concServedTokPerS, 0)} vs ${f(out.serve?.concDirectTokPerS, 0)} tok/s at 4 at once; ` +
+      `lost ${out.serve?.lost ?? "–"}, mixed up ${out.serve?.mixed ?? "–"}`,
   ],
   [
     "Trainer efficiency: train tok/s ÷ (prompt-eval tok/s ÷ 3), goal ≥ 0.8",
