@@ -4,8 +4,8 @@
  * context with the same sequences). Reports throughput and p50/p95 time to first token of both, the gate's own
  * cost per request (its feature runs in the same engine), and the endpoint's overhead on time to first token
  * beyond that cost; every answer is compared with the engine's, so a lost or mixed-up request fails the run.
- * Bounded: BENCH_REQUESTS requests (default 12), BENCH_CONCURRENCY at once (4), BENCH_TOKENS each (32), and the
- * whole run BENCH_TIMEOUT_S seconds (300).
+ * Bounded: BENCH_ROUNDS rounds (default 3) of BENCH_REQUESTS requests (8) per path, 1 and BENCH_CONCURRENCY (4) at
+ * once, BENCH_TOKENS each (32), and the whole run BENCH_TIMEOUT_S seconds (300).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
@@ -22,7 +22,8 @@ import { createRouter } from "../src/core/routing/createRouter.js";
 import { makeBundle } from "../testkit/makeBundle.js";
 import { machine, median, writeBenchResult } from "./benchUtil.js";
 
-const requests = Number(process.env.BENCH_REQUESTS ?? 12);
+const requests = Number(process.env.BENCH_REQUESTS ?? 8);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const maxTokens = Number(process.env.BENCH_TOKENS ?? 32);
 const threads = Number(process.env.BENCH_THREADS ?? 1);
@@ -98,11 +99,6 @@ const gated = async (prompt: string): Promise<Sample> => {
 };
 await direct("warm-up");
 await router.decide("warm-up");
-// One request at a time (the endpoint's cost alone), then `concurrency` at once (queueing and batching too).
-const LEVELS = [...new Set([1, concurrency])];
-const straight: Array<{ direct: Awaited<ReturnType<typeof run>>; gated: Awaited<ReturnType<typeof run>> }> = [];
-for (const at of LEVELS) straight.push({ direct: await run(direct, at), gated: await run(gated, at) });
-await engine.dispose();
 
 // Through `prism serve`: the same requests as model prism-base (the gate still runs and is logged per request).
 const child = spawn(process.execPath, [
@@ -160,8 +156,28 @@ const served = async (prompt: string): Promise<Sample> => {
   return { prompt, text, ttftMs: first, tokens, gateMs };
 };
 await served("warm-up");
-const viaServer: Array<Awaited<ReturnType<typeof run>>> = [];
-for (const at of LEVELS) viaServer.push(await run(served, at));
+
+// One request at a time (the endpoint's cost alone), then `concurrency` at once (queueing and batching too). The
+// three paths take turns, round after round, so a busy neighbour on a shared machine slows them alike.
+type Run = Awaited<ReturnType<typeof run>>;
+const LEVELS = [...new Set([1, concurrency])];
+const merge = (runs: Run[]): Run => ({
+  samples: runs.flatMap((r) => r.samples),
+  wallMs: runs.reduce((t, r) => t + r.wallMs, 0),
+});
+const straight: Array<{ direct: Run; gated: Run }> = [];
+const viaServer: Run[] = [];
+for (const at of LEVELS) {
+  const arms: Record<"direct" | "gated" | "served", Run[]> = { direct: [], gated: [], served: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order = (["direct", "gated", "served"] as const).map((arm, i) => ({ arm, key: (i + round) % 3 }));
+    for (const { arm } of order.sort((x, y) => x.key - y.key))
+      arms[arm].push(await run(arm === "direct" ? direct : arm === "gated" ? gated : served, at));
+  }
+  straight.push({ direct: merge(arms.direct), gated: merge(arms.gated) });
+  viaServer.push(merge(arms.served));
+}
+await engine.dispose();
 const exited = new Promise((r) => child.on("exit", r));
 child.kill("SIGINT");
 await exited;
@@ -183,12 +199,14 @@ const stats = (r: { samples: Sample[]; wallMs: number }) => {
 const expected = new Map(straight[0]!.direct.samples.map((x) => [x.prompt, x.text]));
 let lost = 0;
 let mixed = 0;
-const figures: Record<string, number> = { requests, concurrency, maxTokens };
-console.log(`machine: ${machine()}; threads ${threads}; ${requests} requests, ${maxTokens} tokens each`);
+const figures: Record<string, number> = { requests, rounds, concurrency, maxTokens };
+console.log(
+  `machine: ${machine()}; threads ${threads}; ${rounds} rounds of ${requests} requests per path, ${maxTokens} tokens each`,
+);
 LEVELS.forEach((at, i) => {
   const { direct: d, gated: gd } = straight[i]!;
   const sv = viaServer[i]!;
-  lost += requests - sv.samples.length;
+  lost += requests * rounds - sv.samples.length;
   mixed += [...d.samples, ...gd.samples, ...sv.samples].filter((x) => x.text !== expected.get(x.prompt)).length;
   const a = stats(d);
   const g = stats(gd);
