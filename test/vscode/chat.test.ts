@@ -148,14 +148,16 @@ suite("chat (language-model provider and @prism participant)", () => {
     const result = await ask("@prism /why");
     assert.equal(result?.errorDetails, undefined, JSON.stringify(result?.errorDetails));
     assert.equal(api.service.lastRoute, last, "/why routes nothing");
-    const reply = await lastResponse((t) => t.includes("Last prompt"));
     const g = last.result.gate;
-    for (const expected of [
+    const lines = [
       `“${last.prompt}”`,
       `Gate probability ${g.probability.toFixed(3)}, threshold ${g.threshold} → ${g.decision}`,
       `Served: ${last.result.served} (${last.result.mode} mode)`,
       "trained on 1 persona(s) (helpful)",
-    ]) {
+    ];
+    // The reply renders in pieces: wait for all of it (a partial render once failed on the last line).
+    const reply = await lastResponse((t) => t.includes("Last prompt") && lines.every((l) => t.includes(l)));
+    for (const expected of lines) {
       assert.ok(reply.includes(expected), `"${expected}" is missing from the rendered reply: ${reply}`);
     }
     await screenshot("chat-why", ".interactive-item-container.interactive-response", 500);
