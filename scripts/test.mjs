@@ -1,6 +1,7 @@
 // The README's test command (after `npm ci`): type-check, lint, format check (prettier), build (extension, engine, CLI, webview, and the
 // native LoRA trainer when missing or stale), every vitest project (unit, webview, model), then the VS Code
-// integration suites in a real extension host (code-server; set up on first run, apt packages as root).
+// integration suites in a real extension host (code-server; set up on first run, apt packages as root), then the
+// same user-facing suites against the packaged linux-x64 VSIX installed into a clean profile.
 // Ends with one plain summary line, "N passed, N failed", that CI logs can be read by.
 // `npm test -- --no-vscode` skips the VS Code suites (quick local runs); extra args go to vitest.
 import { spawn, spawnSync } from "node:child_process";
@@ -52,10 +53,11 @@ if (existsSync(report)) {
 }
 if (vitest.status !== 0 && failed === 0) failed = 1;
 
-if (!skipVscode) {
-  console.log("\n== tests (VS Code extension host)");
+/** Runs scripts/testVscode.mjs with `argv` and adds its mocha counts. */
+async function vscodeSuites(name, argv) {
+  console.log(`\n== ${name}`);
   // Streamed through so progress shows; the runner's last line carries the mocha counts.
-  const child = spawn(process.execPath, ["scripts/testVscode.mjs"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["scripts/testVscode.mjs", ...argv], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (d) => {
     process.stdout.write(d);
@@ -66,6 +68,27 @@ if (!skipVscode) {
   passed += m ? Number(m[1]) : 0;
   failed += m ? Number(m[2]) : 0;
   if (code !== 0 && (!m || Number(m[2]) === 0)) failed++;
+}
+
+if (!skipVscode) {
+  await vscodeSuites("tests (VS Code extension host)", []);
+  // The VSIX a user installs (docs/test-host.md §11): packaged for linux-x64 (allow-list, size budget), installed
+  // into a fresh code-server profile, the user-facing suites run against it. ~3 min; only where that VSIX is the
+  // machine's own target (the trainer and binaries are native).
+  if (process.platform === "linux" && process.arch === "x64") {
+    step("package the linux-x64 VSIX", process.execPath, [
+      "scripts/package.mjs",
+      "--target",
+      "linux-x64",
+      "--skip-checks",
+    ]);
+    await vscodeSuites("tests (the installed VSIX)", [
+      "--installed",
+      "dist-vsix/prism-vscode-linux-x64.vsix",
+      "--skip-setup",
+      "--skip-build",
+    ]);
+  }
 }
 
 finish(failed > 0 || vitest.status !== 0 ? 1 : 0);

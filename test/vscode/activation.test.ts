@@ -2,7 +2,7 @@
 // (prism.showModelInfo on a generated model) and a workbench screenshot.
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -51,6 +51,22 @@ suite("activation (code-server host)", () => {
     assert.equal(ext.extensionKind, vscode.ExtensionKind.Workspace);
     assert.ok(process.versions.node, "Node APIs are available");
   });
+
+  // scripts/testVscode.mjs --installed (docs/test-host.md §11): the extension under test is the installed VSIX,
+  // unpacked into the run's extensions dir, with none of the checkout (sources, scripts, caches) and only its own
+  // platform's node-llama-cpp binaries.
+  if (process.env.PRISM_TEST_INSTALLED)
+    test("the extension is the installed VSIX, with nothing of the checkout", () => {
+      const dir = extension().extensionPath;
+      const checkout = join(__dirname, "..", "..", "..");
+      assert.ok(!dir.startsWith(checkout), `${dir} is inside the checkout ${checkout}`);
+      for (const absent of ["src", "scripts", ".cache", "test", "node_modules/typescript"])
+        assert.ok(!existsSync(join(dir, absent)), `the installed extension has ${absent}`);
+      const target = `${process.platform}-${process.arch}`;
+      const binaries = readdirSync(join(dir, "node_modules", "@node-llama-cpp"));
+      assert.ok(binaries.length > 0 && binaries.every((b) => b.startsWith(target)), binaries.join(", "));
+      assert.ok(existsSync(join(dir, "dist", "trainer", "bin", "prism-trainer")), "the VSIX carries its trainer");
+    });
 
   test("the test host passes its environment through", () => {
     assert.ok(process.env.VSCODE_TEST_SCREENSHOT_URL, "VSCODE_TEST_SCREENSHOT_URL (inherited environment)");

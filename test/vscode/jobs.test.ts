@@ -15,8 +15,14 @@ import { extension, pageTexts, screenshot } from "./harness";
 import { suite, suiteSetup, suiteTeardown, test } from "./mochaTdd";
 import { fixturesRoot, prismApi, useSettings, useTinyModel, waitFor } from "./prismFixtures";
 
-/** The trainer binary of this checkout, when it is built for the current sources (else undefined). */
+/**
+ * The trainer the extension finds by itself: the packaged one (dist/trainer/, an installed VSIX), else this
+ * checkout's build when it is current for the sources (else undefined).
+ */
 function builtTrainer(): string | undefined {
+  const exe = process.platform === "win32" ? "prism-trainer.exe" : "prism-trainer";
+  const packaged = join(extension().extensionPath, "dist", "trainer", "bin", exe);
+  if (existsSync(packaged)) return packaged;
   const script = join(extension().extensionPath, "scripts", "buildTrainer.mjs");
   if (!existsSync(script)) return undefined;
   const r = spawnSync(process.execPath, [script, "--print-path"], {
