@@ -101,7 +101,10 @@ describe("prism CLI", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("Ctrl-C cancels a running stream cleanly with exit 130", async () => {
+  it.each([
+    ["Ctrl-C", "SIGINT", 130],
+    ["SIGTERM", "SIGTERM", 143],
+  ] as const)("%s (%s) cancels a running stream cleanly with exit %i", async (_name, sig, exit) => {
     const child = spawn(process.execPath, [
       CLI,
       "chat",
@@ -119,9 +122,9 @@ describe("prism CLI", () => {
     ]);
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdout.once("data", () => child.kill("SIGINT"));
+    child.stdout.once("data", () => child.kill(sig));
     const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-    expect(code).toBe(130);
+    expect(code).toBe(exit);
     expect(stderr).toMatch(/cancelled/);
   });
 });
