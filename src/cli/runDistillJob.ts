@@ -45,7 +45,7 @@ export async function runDistillJob(
     training: { epochs: result.training.epochs, seconds: result.training.seconds },
     cost: result.cost,
   };
-  if (result.cost && !json) ctx.stderr.write(`${formatCostReport(result.cost)}\n`);
+  if (result.cost) ctx.stderr.write(`${formatCostReport(result.cost)}\n`);
   ctx.stdout.write(
     json
       ? `${JSON.stringify(summary, null, 2)}\n`

@@ -78,11 +78,12 @@ async function records(dir: string, file: string): Promise<string[]> {
 describe("prism distill end to end", () => {
   let dir: string;
   let reference: string;
+  let referenceRun: Run;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "prism-distill-"));
     reference = join(dir, "ref.prism");
-    const r = await distill(reference);
-    expect(r.code, r.stderr).toBe(0);
+    referenceRun = await distill(reference);
+    expect(referenceRun.code, referenceRun.stderr).toBe(0);
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -97,6 +98,13 @@ describe("prism distill end to end", () => {
     expect(report.counts.distill + report.counts.retain).toBe(report.counts.queries);
     expect(report.training.epochs.length).toBeGreaterThan(0);
     expect(Object.keys(report.gate.routingRatePerPersona)).toEqual(["writing", "math", "coding"]);
+    // a new job is calibrated first; its progress carries the whole job's ETA and the report the time per stage
+    expect(referenceRun.stderr).toMatch(/^estimate: stage 1 queries: \d+ items/m);
+    expect(referenceRun.stderr).toMatch(/; job ~\d+ (s|min) left\)/);
+    expect(referenceRun.stderr).toMatch(/^time estimated \/ actual: /m);
+    expect(report.cost.map((r: { stage: number }) => r.stage)).toEqual([1, 2, 3, 4, 5]);
+    for (const row of report.cost) expect(row.actualSeconds).toBeGreaterThan(0);
+    expect(JSON.parse(referenceRun.stdout).cost).toEqual(report.cost);
   });
 
   it("route --json answers with the trained bundle", async () => {
