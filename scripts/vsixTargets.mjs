@@ -107,6 +107,8 @@ export function requiredFiles(target, { withCuda = false, trainer = false } = {}
 export function checkVsixFiles(files, target, production, options = {}) {
   const ownBinaries = new Set(nodeLlamaCppPackages(target, options.withCuda));
   const unexpected = [];
+  // vsce's paths are relative with forward slashes; normalise anyway, so a Windows listing cannot slip through.
+  files = files.map((f) => f.replace(/\\/g, "/"));
   for (const file of files) {
     const never = NEVER.find((re) => re.test(file));
     if (never) {
