@@ -2,10 +2,14 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { GgmlType, ggufValue } from "../../../src/core/gguf/ggufTypes.js";
+import { writeGguf } from "../../../src/core/gguf/writeGguf.js";
 import { exportPeft } from "../../../src/core/peft/exportPeft.js";
 import { importPeft } from "../../../src/core/peft/importPeft.js";
 import { peftConfigJson, readPeftConfig } from "../../../src/core/peft/peftConfig.js";
+import { readGgufLora } from "../../../src/core/peft/readGgufLora.js";
 import { readSafetensors } from "../../../src/core/peft/readSafetensors.js";
+import { writeGgufLora } from "../../../src/core/peft/writeGgufLora.js";
 import { writeSafetensors } from "../../../src/core/peft/writeSafetensors.js";
 import { peftFixtureBundle, writeLayoutModel } from "../../../testkit/peftFixtures.js";
 import { scratchDirs } from "../../../testkit/scratchDirs.js";
@@ -155,5 +159,49 @@ describe("importPeft refuses what does not fit, and leaves nothing behind", () =
       ),
     );
     expect(await codeOf(importPeft(out, join(dir, "x.prism"), { modelPath: model }))).toBe("peft/unsupportedDtype");
+  });
+});
+
+describe("exportPeft refuses adapters PEFT cannot hold as they are", () => {
+  it("a quantised LoRA tensor: peft/unsupportedDtype", async () => {
+    const f = await peftFixtureBundle(await scratch(), "llama3");
+    const lora = await readGgufLora(join(f.bundle, "adapter.gguf"));
+    const p = lora.pairs[0]!;
+    const name = `blk.${p.block}.${p.target}.weight`;
+    await writeGguf(join(f.bundle, "adapter.gguf"), {
+      kvs: [
+        { key: "general.architecture", value: ggufValue.string("llama") },
+        { key: "general.type", value: ggufValue.string("adapter") },
+        { key: "adapter.type", value: ggufValue.string("lora") },
+      ],
+      tensors: [
+        // Q8_0: blocks of 32 values in 34 bytes.
+        {
+          name: `${name}.lora_a`,
+          dims: [p.nIn, p.rank],
+          type: GgmlType.Q8_0,
+          data: new Uint8Array((p.nIn / 32) * 34 * p.rank),
+        },
+        { name: `${name}.lora_b`, dims: [p.rank, p.nOut], type: GgmlType.F32, data: p.b.data },
+      ],
+    });
+    expect(await codeOf(exportPeft(f.bundle, join(f.dir, "peft"), { modelPath: f.model }))).toBe(
+      "peft/unsupportedDtype",
+    );
+  });
+
+  it("pairs of different ranks: peft/unsupportedConfig", async () => {
+    const f = await peftFixtureBundle(await scratch(), "llama3");
+    const lora = await readGgufLora(join(f.bundle, "adapter.gguf"));
+    const p = lora.pairs[0]!;
+    // Rank 2: A's first two rows, B's first two columns.
+    const a = p.a.data.slice(0, 2 * p.nIn * 4);
+    const b = new Uint8Array(p.nOut * 2 * 4);
+    for (let row = 0; row < p.nOut; row++) b.set(p.b.data.subarray(row * p.rank * 4, row * p.rank * 4 + 8), row * 8);
+    lora.pairs[0] = { ...p, rank: 2, a: { dtype: "F32", data: a }, b: { dtype: "F32", data: b } };
+    await writeGgufLora(join(f.bundle, "adapter.gguf"), lora);
+    expect(await codeOf(exportPeft(f.bundle, join(f.dir, "peft"), { modelPath: f.model }))).toBe(
+      "peft/unsupportedConfig",
+    );
   });
 });
