@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Builds prism-trainer offline: llama.cpp from node-llama-cpp's git bundle + our training patches, then the trainer.
+// The same llama.cpp build also gives llama.cpp's own llama-server (an existing server as PRISM's backend,
+// docs/llama-server.md): one configure, one build tree, one more cmake target.
 //
 //   node scripts/buildTrainer.mjs               build what is missing or stale; silent when up to date
 //   node scripts/buildTrainer.mjs --print-path  print the binary path for the current inputs (exit 1 if not built)
+//   node scripts/buildTrainer.mjs --print-server-path  the same for llama-server
 //   node scripts/buildTrainer.mjs --print-recipe  print the build as a shell script for a Linux machine without node
 //                                                 (scripts/trainerRecipe.mjs; the GPU checks in experiments/)
 //   options: --backend auto|cpu|cuda|vulkan|metal (env PRISM_TRAINER_BACKEND), --jobs N (env PRISM_TRAINER_JOBS),
@@ -13,7 +16,10 @@
 // Layout under .cache/trainer/ (env PRISM_TRAINER_CACHE):
 //   work-<commit>-<backend>/{src,build}  patched source tree and cmake build dir, kept for fast incremental rebuilds
 //   <key>/{lib,include,bin}              key = hash(source commit, patches, backend, flags, platform); what the trainer uses
-// Inference keeps node-llama-cpp's prebuilt libraries; the two builds exchange adapters as GGUF files only.
+//                                        bin/ also holds llama-server
+// Inference keeps node-llama-cpp's prebuilt libraries; the two builds exchange adapters as GGUF files only. The
+// patches change training code paths only (behind llama.cpp's training flag, in backward passes or training-only
+// ops), so llama-server built on the patched tree answers like node-llama-cpp (test/model/llamaServer.test.ts).
 // llama.cpp is built once: quantization is `prism-trainer quantize` (llama_model_quantize from the same library).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -34,6 +40,7 @@ import {
   LINKED_LIBRARIES,
   PATCH_DIR as PATCH_PATH,
   RECIPE_VERSION,
+  SERVER_EXE,
   TRAINER_SOURCE_DIR,
   cmakeBuildArgs,
   cmakeFlags,
@@ -51,6 +58,7 @@ const EXE = process.platform === "win32" ? "prism-trainer.exe" : "prism-trainer"
 function parseArgs(argv) {
   const opts = {
     printPath: false,
+    printServerPath: false,
     printRecipe: false,
     backend: process.env.PRISM_TRAINER_BACKEND ?? "auto",
     jobs: Number(process.env.PRISM_TRAINER_JOBS ?? 0) || os.availableParallelism(),
@@ -61,6 +69,7 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--print-path") opts.printPath = true;
+    else if (a === "--print-server-path") opts.printServerPath = true;
     else if (a === "--print-recipe") opts.printRecipe = true;
     else if (a === "--backend") opts.backend = argv[++i];
     else if (a === "--jobs" || a === "-j") opts.jobs = Number(argv[++i]);
@@ -204,6 +213,7 @@ export function trainerInputs(backendRequest = process.env.PRISM_TRAINER_BACKEND
     libDir: path.join(dir, "lib"),
     includeDir: path.join(dir, "include"),
     binary: path.join(dir, "bin", EXE),
+    server: path.join(dir, "bin", SERVER_EXE),
     sourcesHash,
   };
 }
@@ -311,6 +321,10 @@ function buildLibraries(inp, opts) {
     }
   }
   fs.copyFileSync(path.join(src, INTERNAL_HEADER), path.join(inp.includeDir, path.basename(INTERNAL_HEADER)));
+  // llama-server next to the trainer; its rpath ($ORIGIN/../lib, cmakeFlags) finds the libraries copied above.
+  fs.mkdirSync(path.dirname(inp.server), { recursive: true });
+  fs.copyFileSync(path.join(build, "bin", SERVER_EXE), `${inp.server}.tmp`);
+  fs.renameSync(`${inp.server}.tmp`, inp.server);
   fs.writeFileSync(
     stamp,
     JSON.stringify({ commit: inp.commit, backend: inp.backend, flags: inp.flags, seconds: (Date.now() - t0) / 1000 }),
@@ -436,10 +450,12 @@ async function main() {
       process.stdout.write(shellRecipe(opts.backend));
       return;
     }
-    if (opts.printPath) {
+    if (opts.printPath || opts.printServerPath) {
       const inp = trainerInputs(opts.backend);
-      process.stdout.write(inp.binary + "\n");
-      if (!isUpToDate(inp)) {
+      process.stdout.write((opts.printPath ? inp.binary : inp.server) + "\n");
+      // The server is copied before the libraries' stamp, so a complete library build has it.
+      const built = opts.printPath ? isUpToDate(inp) : fs.existsSync(path.join(inp.libDir, ".complete"));
+      if (!built || !fs.existsSync(opts.printPath ? inp.binary : inp.server)) {
         process.stderr.write("[build:trainer] missing or stale: run npm run build:trainer\n");
         process.exitCode = 1;
       }

@@ -1,11 +1,14 @@
-// How prism-trainer is built, as data: the cmake flags of the llama.cpp build, which of its files the trainer uses
-// and the compiler arguments. scripts/buildTrainer.mjs runs this recipe; `buildTrainer.mjs --print-recipe` renders
+// How prism-trainer (and llama-server, from the same build) is built, as data: the cmake flags of the llama.cpp
+// build, which of its files the trainer uses and the compiler arguments. scripts/buildTrainer.mjs runs this recipe; `buildTrainer.mjs --print-recipe` renders
 // it as a shell script (renderShellRecipe) for the GPU checks on machines without node (experiments/README.md), so
 // the steps are written down once.
 import process from "node:process";
 
-/** Bump when the cmake recipe or the layout changes so old caches are not reused (part of the cache key). */
-export const RECIPE_VERSION = 2;
+/**
+ * Bump when the cmake recipe or the layout changes so old caches are not reused (part of the cache key).
+ * 3: llama-server is built from the same configure and build tree, into bin/ next to the trainer.
+ */
+export const RECIPE_VERSION = 3;
 
 /** A build that cannot go on; its message is shown without a stack. */
 export class BuildError extends Error {}
@@ -18,12 +21,18 @@ export const PATCH_DIR = "src/trainer/patches";
 
 /** `git apply` as the patches are applied (arguments before the patch file). */
 export const GIT_APPLY_ARGS = ["apply", "--whitespace=nowarn"];
-/** The one cmake target the trainer needs: libllama with the ggml libraries it links. */
-export const CMAKE_TARGET = "llama";
-/** Folders of the cmake build dir that hold the shared libraries. */
+/**
+ * The cmake targets: libllama with the ggml libraries it links (the trainer), and llama.cpp's own OpenAI-compatible
+ * server, so that `prism serve --backend` and the distillation's `--generator` can be tested against it without a
+ * second llama.cpp build (docs/llama-server.md §1). The server adds libllama-common, libmtmd and its own sources.
+ */
+export const CMAKE_TARGETS = ["llama", "llama-server"];
+/** The server's executable in the build dir's bin/ (CMAKE_RUNTIME_OUTPUT_DIRECTORY) and in the cache's bin/. */
+export const SERVER_EXE = process.platform === "win32" ? "llama-server.exe" : "llama-server";
+/** Folders of the cmake build dir that hold the shared libraries (llama.cpp puts them all in bin/). */
 export const LIBRARY_BUILD_DIRS = ["bin", "src", "ggml/src"];
-/** The shared libraries of llama.cpp and ggml, with their soname links. */
-export const LIBRARY_RE = /^lib(llama|ggml)[^/]*\.(so(\.\d+)*|dylib)$|^(llama|ggml)[^/]*\.dll$/;
+/** The shared libraries of llama.cpp and ggml and those llama-server links (libllama-common, libmtmd), with their soname links. */
+export const LIBRARY_RE = /^lib(llama|ggml|mtmd)[^/]*\.(so(\.\d+)*|dylib)$|^(llama|ggml|mtmd)[^/]*\.dll$/;
 /** Source folders whose public headers the trainer compiles against. */
 export const HEADER_DIRS = ["include", "ggml/include"];
 /** The one internal header: it exposes the adapter's tensors so they can be marked trainable. */
@@ -80,17 +89,27 @@ export function cpuVariant(arch = process.arch, cpu = process.env.PRISM_TRAINER_
   return arch === "x64" ? "x86-64-v3" : arch === "arm64" ? "armv8-a" : `${arch}-generic`;
 }
 
-/** Every cmake configure flag of the llama.cpp build (part of the cache key). */
-export function cmakeFlags(backend, cudaArch) {
+/**
+ * Every cmake configure flag of the llama.cpp build (part of the cache key). The server needs the common library
+ * and the tools folder (only its targets are built); it is built offline: no HTTPS (OpenSSL) and no web UI (the UI
+ * would be downloaded from Hugging Face or built with npm; without it the server answers its API only). Every
+ * binary and library finds the libraries in ../lib wherever the cache folder is (the trainer's rule, trainerRpath),
+ * never in the build tree, which another patch set may rebuild.
+ */
+export function cmakeFlags(backend, cudaArch, platform = process.platform) {
   return [
     "-DCMAKE_BUILD_TYPE=Release",
     "-DBUILD_SHARED_LIBS=ON",
+    "-DCMAKE_BUILD_WITH_INSTALL_RPATH=ON",
+    `-DCMAKE_INSTALL_RPATH=${trainerRpath(platform)}`,
     "-DLLAMA_BUILD_TESTS=OFF",
     "-DLLAMA_BUILD_EXAMPLES=OFF",
-    "-DLLAMA_BUILD_SERVER=OFF",
-    "-DLLAMA_BUILD_TOOLS=OFF",
-    "-DLLAMA_BUILD_COMMON=OFF",
+    "-DLLAMA_BUILD_SERVER=ON",
+    "-DLLAMA_BUILD_TOOLS=ON",
+    "-DLLAMA_BUILD_COMMON=ON",
     "-DLLAMA_BUILD_APP=OFF",
+    "-DLLAMA_BUILD_UI=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",
     "-DLLAMA_OPENSSL=OFF",
     "-DGGML_OPENMP_FETCH=OFF",
     ...cpuFlags(),
@@ -100,7 +119,7 @@ export function cmakeFlags(backend, cudaArch) {
 
 /** `cmake --build` arguments after the build dir. */
 export function cmakeBuildArgs(jobs) {
-  return ["--config", "Release", "--target", CMAKE_TARGET, "-j", String(jobs)];
+  return ["--config", "Release", "--target", ...CMAKE_TARGETS, "-j", String(jobs)];
 }
 
 /** Where the binary finds the libraries: ../lib next to its bin/ folder, wherever the two are copied. */
@@ -161,7 +180,7 @@ export function renderShellRecipe({ backend, commit, release, patches, sources, 
   const build = `${workDir}/build`;
   const version = { release, commit, backend, patches: patches.map((p) => p.file.split("/").pop().slice(0, 4)) };
   const binary = `${workDir}/bin/prism-trainer`;
-  const libGlobs = ["llama", "ggml"].map((n) => `lib${n}*.so*`);
+  const libGlobs = ["llama", "ggml", "mtmd"].map((n) => `lib${n}*.so*`);
   return [
     "#!/bin/sh",
     `# prism-trainer build recipe (${backend}; llama.cpp ${release} ${commit.slice(0, 12)}, patches ${version.patches.join(",")}),`,
@@ -182,7 +201,7 @@ export function renderShellRecipe({ backend, commit, release, patches, sources, 
     shellLine(["git", "-C", src, "checkout", "--quiet", "--force", commit]),
     ...patches.map((p) => `${shellLine(["git", "-C", src, ...GIT_APPLY_ARGS])} "$PWD"/${shellWord(p.file)}`),
     'G=; if command -v ninja >/dev/null 2>&1; then G="-G Ninja"; fi',
-    `${shellLine(["cmake", "-S", src, "-B", build])} $G ${shellLine(cmakeFlags(backend, "${PRISM_TRAINER_CUDA_ARCH:-native}"))}`,
+    `${shellLine(["cmake", "-S", src, "-B", build])} $G ${shellLine(cmakeFlags(backend, "${PRISM_TRAINER_CUDA_ARCH:-native}", "linux"))}`,
     shellLine(["cmake", "--build", build, ...cmakeBuildArgs("${JOBS}")]),
     `for d in ${LIBRARY_BUILD_DIRS.map((d) => shellWord(`${build}/${d}`)).join(" ")}; do`,
     `  for f in ${libGlobs.map((g) => `"$d"/${g}`).join(" ")}; do`,
@@ -193,6 +212,7 @@ export function renderShellRecipe({ backend, commit, release, patches, sources, 
     "done",
     ...HEADER_DIRS.map((d) => `cp ${shellWord(`${src}/${d}`)}/*.h ${shellWord(`${workDir}/include/`)}`),
     shellLine(["cp", `${src}/${INTERNAL_HEADER}`, `${workDir}/include/`]),
+    shellLine(["cp", `${build}/bin/llama-server`, `${workDir}/bin/`]),
     `"\${CXX:-c++}" ${shellLine(
       compileArgs({
         includeDir: `${workDir}/include`,
