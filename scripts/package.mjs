@@ -44,21 +44,22 @@ const run = (cmd, argv) => {
 
 /**
  * Copies the trainer's bin/ or lib/ without build markers (dotfiles). A VSIX is a zip and stores no symlinks: each
- * link would become a full copy. On Linux the loader asks only for sonames (libllama.so.0: prism-trainer's NEEDED
- * entries), so each soname link is stored once as a file and the linker-only names (libllama.so) and the versioned
- * files they point to (libllama.so.0.4.0) are left out. Elsewhere every name is kept, resolved.
+ * link would become a full copy. The loader asks only for sonames (Linux: libllama.so.0, prism-trainer's NEEDED
+ * entries; macOS: the install name @rpath/libllama.0.dylib), so each soname link is stored once as a file and the
+ * linker-only names (libllama.so, libllama.dylib) and the versioned files they point to (libllama.so.0.4.0) are left
+ * out. Windows DLLs have no links. The release workflow's checkVsix runs the packaged trainer on each platform.
  */
 function copyRuntimeFiles(from, to) {
   mkdirSync(to, { recursive: true });
   const entries = readdirSync(from, { withFileTypes: true }).filter((e) => !e.name.startsWith("."));
-  const soname = (name) => /\.so\.\d+$/.test(name);
+  const soname = (name) => /\.so\.\d+$/.test(name) || /^[^.]+\.\d+\.dylib$/.test(name);
   const linked = new Set(
     entries.filter((e) => e.isSymbolicLink() && soname(e.name)).map((e) => realpathSync(join(from, e.name))),
   );
   for (const e of entries) {
     const path = join(from, e.name);
-    if (process.platform === "linux" && e.isSymbolicLink() && !soname(e.name)) continue;
-    if (process.platform === "linux" && !e.isSymbolicLink() && linked.has(realpathSync(path))) continue;
+    if (e.isSymbolicLink() && !soname(e.name)) continue;
+    if (!e.isSymbolicLink() && linked.has(realpathSync(path))) continue;
     cpSync(path, join(to, e.name), { recursive: true, dereference: true });
   }
 }

@@ -20,7 +20,7 @@ export const VSIX_TARGETS = {
     budgetMB: 60,
   },
   "linux-arm64": { binaries: ["linux-arm64"], cuda: [], runner: "ubuntu-24.04-arm", budgetMB: 25 },
-  "darwin-arm64": { binaries: ["mac-arm64-metal"], cuda: [], runner: "macos-14", budgetMB: 20 },
+  "darwin-arm64": { binaries: ["mac-arm64-metal"], cuda: [], runner: "macos-14", budgetMB: 25 },
   "darwin-x64": { binaries: ["mac-x64"], cuda: [], runner: "macos-15-intel", budgetMB: 30 },
   "win32-x64": {
     binaries: ["win-x64", "win-x64-vulkan"],
