@@ -7,6 +7,7 @@ import type { RealShapeFixture } from "../src/core/gguf/realShapeRecipes.js";
 import { writeSyntheticAdapter, type LoraTarget } from "../src/core/gguf/syntheticModel.js";
 import { writeGguf } from "../src/core/gguf/writeGguf.js";
 import { loraTargets, peftArchitecture } from "../src/core/peft/peftTensorNames.js";
+import { readBaseModelFacts } from "../src/core/peft/readBaseModelFacts.js";
 import { makeBundle } from "./makeBundle.js";
 
 /**
@@ -26,15 +27,14 @@ export async function writeLayoutModel(path: string, fixture: RealShapeFixture, 
 }
 
 /**
- * A bundle in `dir` (with its model) for `fixture` whose adapter covers every LoRA target of its architecture from block 1,
- * rank 4, alpha 6: what PEFT export and import tests start from.
+ * A bundle in `dir` for the model at `model` whose adapter covers every LoRA target of its architecture from block
+ * 1, rank 4, alpha 6, with a manifest that says so: what PEFT export and import tests start from.
  */
-export async function peftFixtureBundle(dir: string, fixture: RealShapeFixture) {
-  const model = join(dir, `${fixture}.gguf`);
-  const shape = await writeLayoutModel(model, fixture);
+export async function peftBundleFor(dir: string, model: string) {
+  const facts = await readBaseModelFacts(model);
   const bundle = join(dir, "b.prism");
-  await makeBundle(bundle, model, { width: shape.embeddingLength });
-  const targets = loraTargets(peftArchitecture(shape.architecture)) as LoraTarget[];
+  await makeBundle(bundle, model, { width: facts.embeddingLength });
+  const targets = loraTargets(peftArchitecture(facts.architecture)) as LoraTarget[];
   await writeSyntheticAdapter(join(bundle, "adapter.gguf"), {
     base: model,
     seed: 9,
@@ -47,5 +47,13 @@ export async function peftFixtureBundle(dir: string, fixture: RealShapeFixture) 
   const manifest = JSON.parse(await readFile(join(bundle, "manifest.json"), "utf8")) as BundleManifest;
   manifest.adapter = { ...manifest.adapter, rank: 4, alpha: 6, targets };
   await writeFile(join(bundle, "manifest.json"), JSON.stringify(manifest, null, 2));
+  return bundle;
+}
+
+/** {@link peftBundleFor} on a {@link writeLayoutModel} of `fixture` written into `dir`. */
+export async function peftFixtureBundle(dir: string, fixture: RealShapeFixture) {
+  const model = join(dir, `${fixture}.gguf`);
+  const shape = await writeLayoutModel(model, fixture);
+  const bundle = await peftBundleFor(dir, model);
   return { dir, model, bundle, shape };
 }

@@ -7,10 +7,12 @@ import type { BundleManifest } from "../../src/core/bundle/bundleManifest.js";
 import type { EngineProcess } from "../../src/core/engine/EngineProcess.js";
 import { exportPeft } from "../../src/core/peft/exportPeft.js";
 import { importPeft } from "../../src/core/peft/importPeft.js";
-import { peftModule, peftTensorName } from "../../src/core/peft/peftTensorNames.js";
+import { peftArchitecture, peftModule, peftTensorName } from "../../src/core/peft/peftTensorNames.js";
 import { readBaseModelFacts } from "../../src/core/peft/readBaseModelFacts.js";
 import { readGgufLora, type GgufLora } from "../../src/core/peft/readGgufLora.js";
 import { makeBundle } from "../../testkit/makeBundle.js";
+import { peftBundleFor } from "../../testkit/peftFixtures.js";
+import { realModelPath } from "../../testkit/realModels.js";
 import { scratchDirs } from "../../testkit/scratchDirs.js";
 import {
   byteModel,
@@ -37,13 +39,13 @@ const hasNumpy = (() => {
 
 /**
  * An independent reader: Python's json + numpy parse the safetensors file, apply llama.cpp's own
- * `LlamaModel.permute` (convert_hf_to_gguf.py) to q/k `lora_B`, and print each tensor's shape and the SHA-256 of
+ * `LlamaModel.permute` (convert_hf_to_gguf.py) to a Llama's q/k `lora_B`, and print each tensor's shape and the SHA-256 of
  * its bytes as GGUF should hold them.
  */
 const PYTHON_READER = `
 import hashlib, json, struct, sys
 import numpy as np
-path, n_head, n_kv = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, arch, n_head, n_kv = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 raw = open(path, "rb").read()
 (n,) = struct.unpack("<Q", raw[:8])
 header = json.loads(raw[8:8 + n])
@@ -56,18 +58,18 @@ for name, e in header.items():
         continue
     b, end = e["data_offsets"]
     w = np.frombuffer(data[b:end], dtype={"F32": "<f4", "F16": "<f2"}[e["dtype"]]).reshape(e["shape"])
-    if name.endswith("q_proj.lora_B.weight"):
+    if arch == "llama" and name.endswith("q_proj.lora_B.weight"):
         w = permute(w, n_head)
-    elif name.endswith("k_proj.lora_B.weight"):
+    elif arch == "llama" and name.endswith("k_proj.lora_B.weight"):
         w = permute(w, n_kv)
     out[name] = {"shape": list(w.shape), "sha256": hashlib.sha256(np.ascontiguousarray(w).tobytes()).hexdigest()}
 print(json.dumps(out))
 `;
 
-function pythonDigests(path: string, heads: { headCount: number; headCountKv: number }) {
+function pythonDigests(path: string, facts: { architecture: string; headCount: number; headCountKv: number }) {
   const text = execFileSync(
     "python3",
-    ["-c", PYTHON_READER, path, String(heads.headCount), String(heads.headCountKv)],
+    ["-c", PYTHON_READER, path, facts.architecture, String(facts.headCount), String(facts.headCountKv)],
     { encoding: "utf8" },
   );
   return JSON.parse(text) as Record<string, { shape: number[]; sha256: string }>;
@@ -130,7 +132,7 @@ describe("PEFT export → import through the real engine", () => {
       const digests = pythonDigests(join(out, "adapter_model.safetensors"), facts);
       expect(Object.keys(digests)).toHaveLength(2 * original.pairs.length);
       for (const p of original.pairs) {
-        const site = { block: p.block, module: peftModule("llama", p.target) };
+        const site = { block: p.block, module: peftModule(peftArchitecture(facts.architecture), p.target) };
         expect(digests[peftTensorName(site, "a")]).toEqual({ shape: [p.rank, p.nIn], sha256: sha(p.a.data) });
         expect(digests[peftTensorName(site, "b")]).toEqual({ shape: [p.nOut, p.rank], sha256: sha(p.b.data) });
       }
@@ -150,6 +152,17 @@ describe("PEFT export → import through the real engine", () => {
     await makeBundle(bundle, fixtures.tiny);
     await roundTrip(dir, fixtures.tiny, bundle, ["What is the capital of France?", "Write a haiku about rain.", "hi"]);
   });
+
+  // Real-shape models carry the vendors' layouts (Phi-3's fused qkv and gate_up) and tokenizers; one per family.
+  it.each(["qwen2", "gemma3", "phi3"] as const)(
+    "%s real-shape model, every LoRA target: identical text at temperature 0",
+    async (fixture) => {
+      const dir = await scratch();
+      const model = await realModelPath(fixture);
+      const bundle = await peftBundleFor(dir, model);
+      await roundTrip(dir, model, bundle, ["What is the capital of France?", "Write a haiku about rain."]);
+    },
+  );
 
   it("an adapter trained by prism-trainer: identical text at temperature 0", async () => {
     const dir = await scratch();
