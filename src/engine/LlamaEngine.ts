@@ -24,6 +24,7 @@ import {
 import { AppError, abortError, type ErrorCode } from "../protocol/errors.js";
 import { readGguf } from "../core/gguf/readGguf.js";
 import { ChunkBatcher } from "./ChunkBatcher.js";
+import { SharedPrefixes } from "./SharedPrefixes.js";
 import { explainAdapterFailure, explainModelFailure } from "./explainNativeFailure.js";
 import { LogBuffer } from "./LogBuffer.js";
 
@@ -65,6 +66,7 @@ export class LlamaEngine {
   private llamaThreads = 1;
   private readonly models = new Map<string, LoadedModel>();
   private readonly contexts = new Map<string, OpenContext>();
+  private readonly prefixes = new SharedPrefixes((modelId, messages) => this.formatPrompt(modelId, messages).tokens);
   private nextHandle = 1;
 
   constructor(private readonly output: EngineOutput) {}
@@ -221,18 +223,21 @@ export class LlamaEngine {
     const open = this.getContext(p.contextId);
     assertNonEmpty(p.messages);
     const started = performance.now();
-    const promptTokens = this.formatPrompt(open.modelId, p.messages).tokens.length;
+    const prompt = this.formatPrompt(open.modelId, p.messages).tokens;
+    const promptTokens = prompt.length;
     const room = open.context.contextSize - promptTokens;
     if (room < 1) throw promptTooLong(promptTokens, open.context.contextSize);
-    const sequence = await this.acquireSequence(open, signal);
+    const prefix = p.sharedPrefix && this.prefixes.tokens(open.modelId, p.messages, p.sharedPrefix, prompt);
+    const sequence = await this.acquireSequence(open, signal, prefix);
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.getModel(open.modelId).chatWrapper });
     const batcher = new ChunkBatcher(sendChunk);
     let firstTokenAt: number | undefined;
     let firstChunkAt: number | undefined;
     let generated = 0;
     try {
-      // Fresh state per request: reusing another prompt's KV prefix would make results depend on history.
-      await sequence.clearHistory();
+      // Fresh state per request — or just the shared prefix, evaluated alone either way (SharedPrefixes): reusing
+      // another prompt's KV state as it happens to be would make results depend on history.
+      const reused = await this.prefixes.prepare(sequence, prefix);
       const history = [
         ...this.toHistory(this.getModel(open.modelId), p.messages),
         { type: "model", response: [] } as ChatHistoryItem,
@@ -280,6 +285,7 @@ export class LlamaEngine {
           generatedTokens: generated,
           tokensPerSecond: generated > 1 && decodeMs > 0 ? ((generated - 1) * 1000) / decodeMs : 0,
           totalMs: end - started,
+          ...(reused && prefix ? { cachedPromptTokens: prefix.length } : {}),
         },
       };
     } catch (err) {
@@ -329,7 +335,7 @@ export class LlamaEngine {
     if (all.length > open.context.contextSize) throw promptTooLong(all.length, open.context.contextSize);
     const sequence = await this.acquireSequence(open, signal);
     try {
-      await sequence.clearHistory();
+      await this.prefixes.prepare(sequence, undefined);
       // Log-likelihoods need the raw softmax, which node-llama-cpp gives at temperature 0 (docs/engine.md §7).
       const firstScored = prompt.length - 1;
       const items = all.map((token, i) =>
@@ -377,7 +383,7 @@ export class LlamaEngine {
     // topP 1 and minP 0 keep every one of the k candidates; the seed only feeds the unused final draw.
     const options = { temperature: 1, topK: p.k, topP: 1, minP: 0, seed: 0 };
     try {
-      await sequence.clearHistory();
+      await this.prefixes.prepare(sequence, undefined);
       // Position i predicts token i + 1: rows come from answerStart − 1 … tokens.length − 2.
       const items = tokens.map((token, i) =>
         i >= first && i < tokens.length - 1
@@ -471,8 +477,10 @@ export class LlamaEngine {
     return open;
   }
 
-  private acquireSequence(open: OpenContext, signal: AbortSignal): Promise<LlamaContextSequence> {
-    const free = open.free.pop();
+  /** A free sequence (one that holds `prefix` already, if any does), a new one, or the next to be released. */
+  private acquireSequence(open: OpenContext, signal: AbortSignal, prefix?: Token[]): Promise<LlamaContextSequence> {
+    const holder = this.prefixes.holderIndex(open.free, prefix);
+    const free = holder >= 0 ? open.free.splice(holder, 1)[0] : open.free.pop();
     if (free) return Promise.resolve(free);
     if (open.created < open.context.totalSequences) {
       open.created++;

@@ -81,9 +81,18 @@ const timingsSchema = z.object({
   /** Generated tokens per second after the first one (decode speed). */
   tokensPerSecond: z.number().nonnegative(),
   totalMs: z.number().nonnegative(),
+  /** Prompt tokens whose state a shared prefix held already (not evaluated again); absent when none. */
+  cachedPromptTokens: z.number().int().nonnegative().optional(),
 });
 /** Timings of one generation, measured in the engine. */
 export type GenerationTimings = z.infer<typeof timingsSchema>;
+
+const sharedPrefixSchema = z.object({
+  messages: z.number().int().min(0).max(1000),
+  chars: z.number().int().min(0).max(1_000_000),
+});
+/** Where the part of a prompt that many requests share ends (`engine/generate`'s `sharedPrefix`). */
+export type SharedPrefix = z.infer<typeof sharedPrefixSchema>;
 
 /** Host → engine requests. Each is handled by `LlamaEngine` in the engine process. */
 export const engineRequests = {
@@ -169,6 +178,13 @@ export const engineRequests = {
        * nor the streamed chunks contain it. At most 16, each 1 to 1,000 characters. Defaults to none.
        */
       stop: z.array(z.string().min(1).max(1000)).max(16).optional(),
+      /**
+       * The leading part of the prompt that many requests share (a persona, a judge's instructions): the first
+       * `messages` messages whole and the first `chars` characters of the next. The engine evaluates it on its own
+       * and keeps it in the sequence for the next request with the same prefix, so it is evaluated once, not per
+       * request; the answer is the same with or without that reuse (docs/engine.md §11). Defaults to none.
+       */
+      sharedPrefix: sharedPrefixSchema.optional(),
     }),
     result: z.object({
       /** The answer without thought segments (and without the stop string that ended it). */

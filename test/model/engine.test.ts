@@ -187,6 +187,39 @@ describe("engine process on the tiny model", () => {
     expect(sum).toBeCloseTo(ll.logLikelihood, 2);
   });
 
+  it("evaluates a shared prefix once per sequence, answering exactly as when it evaluates it afresh", async () => {
+    const persona = "You are a patient, precise teacher of geometry who explains every idea with a drawing.";
+    const ask = (question: string, sharedPrefix = { messages: 1, chars: 0 }) => ({
+      messages: [
+        { role: "system" as const, content: persona },
+        { role: "user" as const, content: question },
+      ],
+      sharedPrefix,
+      maxTokens: 12,
+    });
+    const { contextId } = await engine.request("engine/createContext", { modelId, contextSize: 256, threads: 1 });
+    const first = await engine.request("engine/generate", { contextId, ...ask("What is a circle?") });
+    const other = await engine.request("engine/generate", { contextId, ...ask("What is a square?") });
+    const again = await engine.request("engine/generate", { contextId, ...ask("What is a circle?") });
+    expect(first.timings.cachedPromptTokens).toBeUndefined();
+    // byte vocabulary: the persona's characters and the template's markup around it
+    expect(other.timings.cachedPromptTokens).toBeGreaterThanOrEqual(persona.length);
+    expect(again.timings.cachedPromptTokens).toBe(other.timings.cachedPromptTokens);
+    expect(again.text).toBe(first.text);
+    // a request without it clears the sequence; the prefix is then evaluated afresh, with the same answer
+    await engine.request("engine/generate", { contextId, messages: user("Hello"), maxTokens: 4 });
+    const fresh = await engine.request("engine/generate", { contextId, ...ask("What is a circle?") });
+    expect(fresh.timings.cachedPromptTokens).toBeUndefined();
+    expect(fresh.text).toBe(first.text);
+    // a split beyond the prompt is no prefix at all
+    const none = await engine.request("engine/generate", {
+      contextId,
+      ...ask("What is a circle?", { messages: 5, chars: 0 }),
+    });
+    expect(none.timings.cachedPromptTokens).toBeUndefined();
+    await engine.request("engine/disposeContext", { contextId });
+  });
+
   it("runs several sequences of one context in parallel", async () => {
     const { contextId } = await engine.request("engine/createContext", {
       modelId,

@@ -1,7 +1,7 @@
 import { AppError } from "../errors.js";
 import { cleanQuery, type QueryDropReason } from "../pipeline/cleanQuery.js";
 import type { Persona } from "../pipeline/personas.js";
-import { queryGenerationMessages } from "../pipeline/prompts.js";
+import { queryGenerationMessages, queryGenerationPrefix } from "../pipeline/prompts.js";
 import { itemSeed, type DistillSettings } from "./distillSettings.js";
 import { queryRecordSchema, type DistillQuery, type QueryRecord } from "./distillRecords.js";
 import type { DistillStage, StageContext } from "./DistillStage.js";
@@ -56,6 +56,7 @@ async function generateQuery(ctx: StageContext, item: QueryItem, signal: AbortSi
     ...settings.query,
     seed: itemSeed(settings.seed, `query:${id}`),
     signal,
+    sharedPrefix: queryGenerationPrefix(persona.text),
   });
   const cleaned = cleanQuery(raw);
   return { id, personaId: persona.id, index, raw, query: cleaned.query, drop: cleaned.drop };

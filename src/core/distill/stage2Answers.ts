@@ -34,6 +34,9 @@ export const stage2Answers: DistillStage<{ queries: DistillQuery[] }, { answers:
   },
 };
 
+/** Where a persona answer's prompt stops being the same for every query of its persona: after the system message. */
+const PERSONA_PREFIX = { messages: 1, chars: 0 };
+
 /** One answer: the engine call of stage 2. */
 async function generateAnswer(ctx: StageContext, item: AnswerItem, signal: AbortSignal): Promise<AnswerRecord> {
   const { settings, generator } = ctx;
@@ -44,6 +47,8 @@ async function generateAnswer(ctx: StageContext, item: AnswerItem, signal: Abort
     ...settings.answer,
     seed: itemSeed(settings.seed, `answer:${q.id}:${side}`),
     signal,
+    // the persona, a system message of a few hundred tokens, is the same for every query of its persona
+    sharedPrefix: side === "persona" ? PERSONA_PREFIX : undefined,
   });
   return { id: q.id, side, text, stop };
 }

@@ -1,4 +1,4 @@
-import type { ChatMessage, GpuChoice } from "../../protocol/engineProtocol.js";
+import type { ChatMessage, GpuChoice, SharedPrefix } from "../../protocol/engineProtocol.js";
 import type { ModelSession } from "../engine/ModelSession.js";
 import { stripThoughts } from "./stripThoughts.js";
 
@@ -8,6 +8,11 @@ export interface GenerateSettings {
   maxTokens: number;
   seed: number;
   signal?: AbortSignal;
+  /**
+   * The part of the prompt that many calls share (a persona, the judge's instructions): a local engine evaluates it
+   * once per sequence instead of once per call, with the same results (docs/engine.md §11). A server ignores it.
+   */
+  sharedPrefix?: SharedPrefix;
 }
 
 /** Why a generation stopped: the turn ended (`eogToken`), the token limit cut it (`maxTokens`), or anything else. */
@@ -91,6 +96,7 @@ export class EngineGenerator implements TextGenerator {
         maxTokens: settings.maxTokens,
         seed: settings.seed,
         thoughts: this.options.thoughts ?? "discourage",
+        sharedPrefix: settings.sharedPrefix,
       },
       { signal: settings.signal },
     );

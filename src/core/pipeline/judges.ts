@@ -1,4 +1,4 @@
-import { judgeMessages, parseVerdict, type Verdict } from "./prompts.js";
+import { judgeMessages, judgePrefix, parseVerdict, type Verdict } from "./prompts.js";
 import type { TextGenerator } from "./TextGenerator.js";
 
 /** One pairwise comparison to judge. */
@@ -48,6 +48,7 @@ export class PairwiseModelJudge implements Judge {
       maxTokens: JUDGE_MAX_TOKENS,
       seed: input.seed,
       signal: input.signal,
+      sharedPrefix: judgePrefix(input.question),
     });
     return { verdict: parseVerdict(raw), raw };
   }

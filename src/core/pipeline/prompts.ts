@@ -1,4 +1,4 @@
-import type { ChatMessage } from "../../protocol/engineProtocol.js";
+import type { ChatMessage, SharedPrefix } from "../../protocol/engineProtocol.js";
 import { stripThoughts } from "./stripThoughts.js";
 
 /** Stage 1 (docs/method.md §9.1): the model writes one question the persona would answer especially well. */
@@ -9,14 +9,20 @@ export function queryGenerationMessages(persona: string, index: number): ChatMes
       content:
         "You create evaluation questions for a dataset. Write one varied, specific question that the expert described below would answer much better than a generalist.",
     },
-    {
-      role: "user",
-      content:
-        `Expert description:\n${persona}\n\n` +
-        "Write exactly one realistic, challenging question a user might ask that this expert would answer especially well. Make it concrete and detailed, not generic. Reply with the question only.\n\n" +
-        `Question ${index}:`,
-    },
+    { role: "user", content: queryRequest(persona) + `Question ${index}:` },
   ];
+}
+
+/** What every query-generation prompt of `persona` shares: all but `Question {i}:` (the engine reuses it). */
+export function queryGenerationPrefix(persona: string): SharedPrefix {
+  return { messages: 1, chars: queryRequest(persona).length };
+}
+
+function queryRequest(persona: string): string {
+  return (
+    `Expert description:\n${persona}\n\n` +
+    "Write exactly one realistic, challenging question a user might ask that this expert would answer especially well. Make it concrete and detailed, not generic. Reply with the question only.\n\n"
+  );
 }
 
 /** Judge truncation per answer (docs/method.md §3.3). */
@@ -33,10 +39,20 @@ export function judgeMessages(question: string, answerA: string, answerB: string
     {
       role: "user",
       content:
-        `Question:\n${question}\n\nAnswer A:\n${answerA.slice(0, JUDGE_ANSWER_CHARS)}\n\n` +
+        judgeQuestion(question) +
+        `Answer A:\n${answerA.slice(0, JUDGE_ANSWER_CHARS)}\n\n` +
         `Answer B:\n${answerB.slice(0, JUDGE_ANSWER_CHARS)}\n\nWhich answer is better? Reply A, B or TIE:`,
     },
   ];
+}
+
+/** What both judge passes of `question` share: the instructions and the question (the engine reuses it). */
+export function judgePrefix(question: string): SharedPrefix {
+  return { messages: 1, chars: judgeQuestion(question).length };
+}
+
+function judgeQuestion(question: string): string {
+  return `Question:\n${question}\n\n`;
 }
 
 /** A pairwise verdict. */
