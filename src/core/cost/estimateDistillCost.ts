@@ -35,6 +35,11 @@ export interface CostContext {
   localGenerator: boolean;
   /** Fraction of a prompt pass that one gate feature costs (`layer:K` reads K of L blocks). */
   featurePassFraction: number;
+  /**
+   * The local generator's parallel sequences: each evaluates a shared prompt prefix (a persona, the judge's
+   * instructions) once and keeps it (docs/engine.md §11). Defaults to 1.
+   */
+  sequences?: number;
   observed?: CostObservations;
 }
 
@@ -71,8 +76,11 @@ const TEMPLATE_TOKENS_PER_MESSAGE = 6;
 const SCORING_PASS_FACTOR = 1.3;
 /** Packed windows are about this full (samples do not split across windows). */
 const WINDOW_FILL = 0.85;
-/** The judge prompt's fixed text (system + user framing), in characters. */
+/** The judge prompt's fixed text (system + user framing), in characters; of it, the user turn's framing. */
 const JUDGE_FRAME_CHARS = 420;
+const JUDGE_USER_FRAME_CHARS = 90;
+/** What a stage-1 prompt adds to its persona's shared prefix: `Question i:` and the generation prompt. */
+const QUERY_SUFFIX_TOKENS = 10;
 /** The query-generation prompt's fixed text, in characters. */
 const QUERY_FRAME_CHARS = 420;
 
@@ -91,11 +99,16 @@ export function estimateDistillCost(settings: DistillSettings, ctx: CostContext)
     settings.personas.reduce((n, p) => n + tok(p.text.length), 0) / settings.personas.length +
     TEMPLATE_TOKENS_PER_MESSAGE;
 
-  // Stage 1: one generation per (persona, index).
+  // A shared prefix is evaluated once per sequence that runs its prompts (at most once per prompt).
+  const loads = (prompts: number): number => Math.min(prompts, ctx.sequences ?? 1);
+
+  // Stage 1: one generation per (persona, index); all of a persona's prompt but "Question i:" is shared.
   const generations = settings.personas.length * settings.queriesPerPersona;
   const queryTokens = o.queryTokens ?? Math.min(settings.query.maxTokens, ASSUMED_QUERY_TOKENS);
   if (o.queryTokens === undefined) assumptions.push(`a generated query is about ${queryTokens} tokens`);
-  const s1Prompt = generations * (personaTokens + tok(QUERY_FRAME_CHARS) + 2 * TEMPLATE_TOKENS_PER_MESSAGE);
+  const s1Prefix = personaTokens + tok(QUERY_FRAME_CHARS) + 2 * TEMPLATE_TOKENS_PER_MESSAGE;
+  const s1Prompt =
+    settings.personas.length * loads(settings.queriesPerPersona) * s1Prefix + generations * QUERY_SUFFIX_TOKENS;
   const s1Generated = generations * queryTokens;
   const stage1: StageCost = {
     stage: 1,
@@ -115,7 +128,7 @@ export function estimateDistillCost(settings: DistillSettings, ctx: CostContext)
       `answers fill ${Math.round(ASSUMED_ANSWER_FILL * 100)} % of their ${settings.answer.maxTokens}-token limit`,
     );
   const studentTokens = queryTokens + TEMPLATE_TOKENS_PER_MESSAGE;
-  const s2Prompt = queries * (2 * studentTokens + personaTokens);
+  const s2Prompt = queries * 2 * studentTokens + settings.personas.length * loads(queries) * personaTokens;
   const s2Generated = 2 * queries * answerTokens;
   const stage2: StageCost = {
     stage: 2,
@@ -129,7 +142,8 @@ export function estimateDistillCost(settings: DistillSettings, ctx: CostContext)
   // Stage 3: two passes per query, answers truncated for the judge.
   const judgedAnswer = Math.min(answerTokens, tok(JUDGE_ANSWER_CHARS));
   const s3Prompt =
-    2 * queries * (tok(JUDGE_FRAME_CHARS) + queryTokens + 2 * judgedAnswer + 2 * TEMPLATE_TOKENS_PER_MESSAGE);
+    2 * queries * (tok(JUDGE_USER_FRAME_CHARS) + queryTokens + 2 * judgedAnswer + TEMPLATE_TOKENS_PER_MESSAGE) +
+    loads(2 * queries) * (tok(JUDGE_FRAME_CHARS - JUDGE_USER_FRAME_CHARS) + TEMPLATE_TOKENS_PER_MESSAGE);
   const s3Generated = 2 * queries * JUDGE_MAX_TOKENS;
   const stage3: StageCost = {
     stage: 3,

@@ -47,6 +47,7 @@ export async function estimateDistillation(setup: DistillCostSetup, signal?: Abo
     tokensPerChar: rates.tokensPerChar,
     localGenerator: setup.localGenerator,
     localJudge: setup.localJudge,
+    sequences: setup.localGenerator ? setup.sequences : 1,
     // `layer:K` evaluates the embeddings and K blocks of the model's L (docs/method.md §4).
     featurePassFraction: spec.source === "layer" && info.layers > 0 ? Math.min(1, spec.layer / info.layers) : 1,
   };

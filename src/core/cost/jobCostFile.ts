@@ -20,6 +20,7 @@ const costFileSchema = z.object({
     localJudge: z.boolean(),
     localGenerator: z.boolean(),
     featurePassFraction: z.number().finite().min(0).max(1),
+    sequences: z.number().int().min(1).max(256).optional(),
   }),
   initial: z.object({
     stages: z

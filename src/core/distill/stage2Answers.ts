@@ -18,7 +18,14 @@ export const stage2Answers: DistillStage<{ queries: DistillQuery[] }, { answers:
   number: 2,
   name: "answers",
   async run(ctx, { queries }) {
-    const items = queries.flatMap((query) => (["base", "persona"] as const).map((side) => ({ query, side })));
+    // Persona answers first, one persona after another, so each sequence keeps a persona's prefix for all of its
+    // queries (docs/engine.md §11); then the base answers, which share nothing. Results do not depend on the order.
+    const personaOrder = new Map(ctx.settings.personas.map((p, i) => [p.id, i]));
+    const byPersona = [...queries].sort((a, b) => personaOrder.get(a.personaId)! - personaOrder.get(b.personaId)!);
+    const items: AnswerItem[] = [
+      ...byPersona.map((query) => ({ query, side: "persona" as const })),
+      ...queries.map((query) => ({ query, side: "base" as const })),
+    ];
     const records = await runStageItems(ctx, {
       stage: 2,
       message: "answering",

@@ -1,4 +1,4 @@
-import { judgeMessages, judgePrefix, parseVerdict, type Verdict } from "./prompts.js";
+import { JUDGE_PREFIX, judgeMessages, parseVerdict, type Verdict } from "./prompts.js";
 import type { TextGenerator } from "./TextGenerator.js";
 
 /** One pairwise comparison to judge. */
@@ -48,7 +48,7 @@ export class PairwiseModelJudge implements Judge {
       maxTokens: JUDGE_MAX_TOKENS,
       seed: input.seed,
       signal: input.signal,
-      sharedPrefix: judgePrefix(input.question),
+      sharedPrefix: JUDGE_PREFIX,
     });
     return { verdict: parseVerdict(raw), raw };
   }

@@ -39,21 +39,19 @@ export function judgeMessages(question: string, answerA: string, answerB: string
     {
       role: "user",
       content:
-        judgeQuestion(question) +
+        `Question:\n${question}\n\n` +
         `Answer A:\n${answerA.slice(0, JUDGE_ANSWER_CHARS)}\n\n` +
         `Answer B:\n${answerB.slice(0, JUDGE_ANSWER_CHARS)}\n\nWhich answer is better? Reply A, B or TIE:`,
     },
   ];
 }
 
-/** What both judge passes of `question` share: the instructions and the question (the engine reuses it). */
-export function judgePrefix(question: string): SharedPrefix {
-  return { messages: 1, chars: judgeQuestion(question).length };
-}
-
-function judgeQuestion(question: string): string {
-  return `Question:\n${question}\n\n`;
-}
+/**
+ * What every judge pass shares: the instructions (the system message; the engine keeps it in each sequence). Not
+ * the question too: the two passes of a query run at once in different sequences, and a prefix per question would
+ * make every pass evaluate the instructions again.
+ */
+export const JUDGE_PREFIX: SharedPrefix = { messages: 1, chars: 0 };
 
 /** A pairwise verdict. */
 export type Verdict = "A" | "B" | "TIE";

@@ -56,6 +56,22 @@ describe("estimateDistillCost", () => {
     expect(remote.stages[4]!.seconds).toBeGreaterThan(0);
   });
 
+  it("counts a shared prefix once per sequence: stage 1 evaluates a persona's prompt once, not per query", () => {
+    const settings = distillSettingsSchema.parse(applyPreset("quick", input));
+    const [one, four] = [1, 4].map((sequences) => estimateDistillCost(settings, { ...ctx, sequences }).stages);
+    const s1 = one![0]!;
+    const personas = settings.personas.length;
+    // one prefix per persona, then ten tokens ("Question i:", the generation prompt) per query
+    const prefix = (s1.promptTokens - s1.items * 10) / personas;
+    expect(prefix).toBeGreaterThan(150);
+    // evaluated per query, the same prompts would cost over 5x as much
+    expect(s1.items * (prefix + 10)).toBeGreaterThan(5 * s1.promptTokens);
+    // four sequences each load each persona's prefix once
+    expect(four![0]!.promptTokens - s1.promptTokens).toBeCloseTo(3 * personas * prefix, 6);
+    expect(four![1]!.promptTokens).toBeGreaterThan(one![1]!.promptTokens);
+    expect(four![2]!.promptTokens).toBeGreaterThan(one![2]!.promptTokens);
+  });
+
   it("sft training scores nothing", () => {
     const settings = distillSettingsSchema.parse({ ...input, lora: { loss: "sft" } });
     expect(estimateDistillCost(settings, ctx).stages[4]!.promptTokens).toBe(0);
