@@ -189,14 +189,16 @@ describe("LlamaServerBackend", () => {
       extraArgs: ["--api-key", "secret"],
     });
     const url = closed.url;
-    // wrong key: llama-server answers 401
-    const denied = await rejection(ask(new LlamaServerBackend({ url, apiKey: "wrong" }), 0, "hi"));
-    expect(denied).toMatchObject({ code: "serve/backendFailed" });
-    expect(denied.message).toContain("HTTP 401");
-    expect((await ask(new LlamaServerBackend({ url, apiKey: "secret" }), 0, PROMPTS[0]!)).text.length).toBeGreaterThan(
-      0,
-    );
-    await closed.dispose();
+    try {
+      // wrong key: llama-server answers 401
+      const denied = await rejection(ask(new LlamaServerBackend({ url, apiKey: "wrong" }), 0, "hi"));
+      expect(denied).toMatchObject({ code: "serve/backendFailed" });
+      expect(denied.message).toContain("HTTP 401");
+      const allowed = await ask(new LlamaServerBackend({ url, apiKey: "secret" }), 0, PROMPTS[0]!);
+      expect(allowed.text.length).toBeGreaterThan(0);
+    } finally {
+      await closed.dispose();
+    }
     expect(await rejection(ask(new LlamaServerBackend({ url }), 0, "hi"))).toMatchObject({
       code: "serve/backendUnreachable",
     });
