@@ -54,7 +54,12 @@ const rows = [
   [
     "Distillation stage 2, N sequences / 1 sequence",
     f(out.distill?.parallelSpeedup),
-    `${f(out.distill?.answersPerSecondN, 3)} vs ${f(out.distill?.answersPerSecond1, 3)} answers/s (N = ${out.distill?.sequences ?? "–"})`,
+    `${f(out.distill?.answersPerSecondN, 3)} vs ${f(out.distill?.answersPerSecond1, 3)} answers/s (N = ${out.distill?.sequences ?? "–"}, ${out.distill?.shape ?? "bench"} model)`,
+  ],
+  [
+    "Distillation stage 1, persona prefix shared / evaluated per query",
+    f(out.distill?.sharedPrefixSpeedup),
+    `${f(out.distill?.queriesPerSecondShared, 3)} vs ${f(out.distill?.queriesPerSecondUnshared, 3)} queries/s, ${f(out.distill?.sharedPrefixTokens, 0)} prompt tokens reused per query (${out.distill?.shape ?? "bench"} model)`,
   ],
   [
     "Compare view wall / single stream (2.00 = no overlap)",
