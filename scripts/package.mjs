@@ -51,7 +51,9 @@ const run = (cmd, argv) => {
  */
 function copyRuntimeFiles(from, to) {
   mkdirSync(to, { recursive: true });
-  const entries = readdirSync(from, { withFileTypes: true }).filter((e) => !e.name.startsWith("."));
+  const entries = readdirSync(from, { withFileTypes: true }).filter(
+    (e) => !e.name.startsWith(".") && isTrainerRuntime(e.name),
+  );
   const soname = (name) => /\.so\.\d+$/.test(name) || /^[^.]+\.\d+\.dylib$/.test(name);
   const linked = new Set(
     entries.filter((e) => e.isSymbolicLink() && soname(e.name)).map((e) => realpathSync(join(from, e.name))),
@@ -62,6 +64,16 @@ function copyRuntimeFiles(from, to) {
     if (!e.isSymbolicLink() && linked.has(realpathSync(path))) continue;
     cpSync(path, join(to, e.name), { recursive: true, dereference: true });
   }
+}
+
+/**
+ * Whether a file of the trainer build belongs in the VSIX: everything but llama.cpp's llama-server and the
+ * libraries only it links (llama-common, mtmd, llama-server-impl; 4.3 MB packed) — a tool for the tests and for users
+ * who run a server themselves (docs/llama-server.md), which the extension never starts. GPU backend libraries
+ * (libggml-cuda, -vulkan, -metal) stay: libggml loads them for the trainer.
+ */
+function isTrainerRuntime(name) {
+  return !/^(llama-server(\.exe)?|(lib)?(llama-common|llama-server-impl|mtmd)\b.*)$/.test(name);
 }
 
 if (!target || !VSIX_TARGETS[target])

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
  * `--with-cuda` adds (a separate, unpublished VSIX: 500+ MB). `runner`: the GitHub Actions runner that builds it
  * natively (.github/workflows/release.yml). `budgetMB`: the most a VSIX may weigh (MB = 10^6 bytes): the size
  * measured or estimated (README "Packaging": packed sizes of the prebuilt packages + 5.7 MB of extension + the
- * trainer build, 2.8 MB, 7.1 MB with llama-server) plus about 20-30 %, so that growth is noticed before it reaches
+ * trainer and its libraries, 2.8 MB; llama-server stays out) plus about 20-30 %, so that growth is noticed before it reaches
  * users.
  */
 export const VSIX_TARGETS = {
