@@ -94,7 +94,7 @@ export class DistillJob {
           const { items } = this.progress.stageRun();
           eta.recordStage(stage.number, { seconds, items, total: this.progress.current.total });
           eta.observe(stageObservations(stage.number, data as StageData, eta.context.tokensPerChar, settings));
-          await writeJobCost(jobDir, eta);
+          await this.saveEta(eta);
         },
       );
       this.progress.stage(BUNDLE_STEP, 0, 1, "writing the bundle");
@@ -131,10 +131,17 @@ export class DistillJob {
     let eta = await readJobCost(jobDir, settings);
     if (!eta && estimate) {
       eta = new DistillEta(settings, estimate.context, estimate.cost);
-      await writeJobCost(jobDir, eta);
+      await this.saveEta(eta);
     }
     if (eta) this.progress.setJobEta((at) => eta.remainingSeconds(at));
     return eta;
+  }
+
+  /** The ETA is advice: failing to save it (a full disk) costs a resumed job its ETA, never this job its work. */
+  private async saveEta(eta: DistillEta): Promise<void> {
+    await writeJobCost(this.o.jobDir, eta).catch((err: unknown) =>
+      this.o.log?.(`could not save the job's ETA (cost.json): ${String(err)}`),
+    );
   }
 
   /** A job directory belongs to one set of settings; refuse to mix. */
