@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, rename, rm } from "node:fs/promises";
+import { copyFile, mkdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { StageCostRow } from "../cost/DistillEta.js";
 import { BUNDLE_SCHEMA_VERSION, type BundleManifest } from "../bundle/bundleManifest.js";
+import { replaceDirectory } from "../util/replaceDirectory.js";
 import { writeFailed, writeFileAtomic } from "../util/writeFileAtomic.js";
 import type { DistillLabel, DistillQuery } from "./distillRecords.js";
 import type { DistillSettings } from "./distillSettings.js";
@@ -95,14 +96,5 @@ async function writeBundleInto(tmp: string, input: AssembleInput): Promise<void>
   // The manifest goes last: a directory without one is never mistaken for a bundle.
   await writeFileAtomic(join(tmp, "manifest.json"), JSON.stringify(manifest, null, 2));
 
-  const old = join(dirname(outDir), `.${basename(outDir)}.old-${process.pid}`);
-  const hadOld = existsSync(outDir);
-  if (hadOld) await rename(outDir, old);
-  try {
-    await rename(tmp, outDir);
-  } catch (err) {
-    if (hadOld) await rename(old, outDir).catch(() => undefined); // put the previous bundle back
-    throw err;
-  }
-  await rm(old, { recursive: true, force: true });
+  await replaceDirectory(tmp, outDir);
 }

@@ -1,11 +1,12 @@
 import { existsSync, statSync } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { BUNDLE_SCHEMA_VERSION, type BundleManifest } from "../bundle/bundleManifest.js";
 import { readBundle } from "../bundle/readBundle.js";
 import { AppError } from "../errors.js";
 import { writeGateFile } from "../gate/gateFile.js";
 import { modelIdentity } from "../model/modelIdentity.js";
+import { replaceDirectory } from "../util/replaceDirectory.js";
 import { writeFailed, writeFileAtomic } from "../util/writeFileAtomic.js";
 import { checkLoraAgainstModel } from "./checkLoraAgainstModel.js";
 import { PEFT_FILES } from "./exportPeft.js";
@@ -106,7 +107,7 @@ export async function importPeft(
     // The manifest goes last: a directory without one is never mistaken for a bundle.
     await writeFileAtomic(join(tmp, "manifest.json"), JSON.stringify(manifest, null, 2));
     await readBundle(tmp, { identity, embeddingSize: model.embeddingLength });
-    await replaceDir(tmp, outDir);
+    await replaceDirectory(tmp, outDir);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw err instanceof AppError ? err : writeFailed(outDir, err);
@@ -197,18 +198,4 @@ function matrix(t: SafetensorsTensor, where: string): LoraMatrix {
     "peft/unsupportedDtype",
     `${where}: tensor "${t.name}" is ${t.dtype}; PRISM imports F32, F16 or BF16.`,
   );
-}
-
-/** Renames `tmp` over `outDir`, keeping the previous bundle until the new one is in place. */
-async function replaceDir(tmp: string, outDir: string): Promise<void> {
-  const old = join(dirname(outDir), `.${basename(outDir)}.old-${process.pid}`);
-  const hadOld = existsSync(outDir);
-  if (hadOld) await rename(outDir, old);
-  try {
-    await rename(tmp, outDir);
-  } catch (err) {
-    if (hadOld) await rename(old, outDir).catch(() => undefined);
-    throw err;
-  }
-  await rm(old, { recursive: true, force: true });
 }

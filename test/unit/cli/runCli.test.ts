@@ -1,26 +1,12 @@
 import { readFileSync } from "node:fs";
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { CLI_COMMANDS } from "../../../src/cli/cliCommands.js";
-import { CLI_VERSION, runCli } from "../../../src/cli/runCli.js";
+import { CLI_VERSION } from "../../../src/cli/runCli.js";
+import { runCliInProcess, type CliRun } from "../../../testkit/runCliInProcess.js";
 
-/** Runs the CLI in-process; any engine start fails the test, so these paths provably start none. */
-async function prism(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const code = await runCli(argv, {
-    stdout,
-    stderr,
-    signal: new AbortController().signal,
-    startEngine: () => {
-      throw new Error("help and usage errors must not start the engine");
-    },
-  });
-  return { code, stdout: out, stderr: err };
+/** Runs the CLI in-process (testkit/runCliInProcess.ts). */
+function prism(...argv: string[]): Promise<CliRun> {
+  return runCliInProcess(argv, "help and usage errors must not start the engine");
 }
 
 describe("runCli: help, version and usage errors", () => {

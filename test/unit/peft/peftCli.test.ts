@@ -1,30 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../../src/cli/runCli.js";
 import { peftFixtureBundle } from "../../../testkit/peftFixtures.js";
+import { runCliInProcess, type CliRun } from "../../../testkit/runCliInProcess.js";
 import { scratchDirs } from "../../../testkit/scratchDirs.js";
 
 const scratch = scratchDirs("prism-peft-cli-");
 
-/** Runs the CLI in-process; export and import read files only, so any engine start fails the test. */
-async function prism(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const code = await runCli(argv, {
-    stdout,
-    stderr,
-    signal: new AbortController().signal,
-    startEngine: () => {
-      throw new Error("prism export and import must not start the engine");
-    },
-  });
-  return { code, stdout: out, stderr: err };
+/** Runs the CLI in-process (testkit/runCliInProcess.ts). */
+function prism(...argv: string[]): Promise<CliRun> {
+  return runCliInProcess(argv, "prism export and import must not start the engine");
 }
 
 describe("prism export / prism import", () => {
