@@ -24,10 +24,11 @@ export interface DistillationSetup {
   threads: number;
   gpu: GpuChoice;
   /**
-   * `self` (the model judges itself), an http(s) URL of an OpenAI-compatible server, `rule:<name>`, or a judge
-   * plugin (the reference world's rubric).
+   * `self` (the model judges itself), an http(s) URL of an OpenAI-compatible server, `rule:<name>`, a judge
+   * plugin (the reference world's rubric), or a function making a judge from the job's generator (a benchmark's
+   * self-judge with a fallback).
    */
-  judge: string | Judge;
+  judge: string | Judge | ((generator: TextGenerator) => Judge);
   /** `local` or an http(s) URL of an OpenAI-compatible server. */
   generator: string;
   /** Parallel sequences of the local generator. Defaults to 4. */
@@ -87,7 +88,12 @@ export async function prepareDistillation(setup: DistillationSetup): Promise<Pre
     setup.generator === "local"
       ? new EngineGenerator({ session, contextSize, threads, sequences })
       : new OpenAiGenerator({ baseUrl: setup.generator });
-  const judge = typeof setup.judge === "string" ? makeJudge(setup.judge, generator) : setup.judge;
+  const judge =
+    typeof setup.judge === "string"
+      ? makeJudge(setup.judge, generator)
+      : typeof setup.judge === "function"
+        ? setup.judge(generator)
+        : setup.judge;
   const identity = await modelIdentity(modelPath, { cacheFile: setup.hashCacheFile, signal });
   const settings = distillSettingsSchema.parse({
     ...(setup.preset ? applyPreset(setup.preset, setup.settings) : setup.settings),
@@ -121,7 +127,8 @@ export async function prepareDistillation(setup: DistillationSetup): Promise<Pre
     sequences,
     contextSize,
     localGenerator: setup.generator === "local",
-    localJudge: setup.judge === "self" && setup.generator === "local",
+    // the judge's passes cost the local model's time when it judges with the job's own generator
+    localJudge: setup.generator === "local" && judge.generator === generator,
   };
   return {
     settings,

@@ -21,6 +21,8 @@ export interface JudgeOutput {
 export interface Judge {
   readonly concurrency: number;
   readonly description: string;
+  /** The generator whose model writes the verdicts, for a model judge; the cost estimate counts its passes. */
+  readonly generator?: TextGenerator;
   judge(input: JudgeInput): Promise<JudgeOutput>;
 }
 
@@ -32,7 +34,7 @@ export const JUDGE_MAX_TOKENS = 16;
 
 /** The paper's judge: a model reads the §9.2 prompt and answers A, B or TIE (greedy, {@link JUDGE_MAX_TOKENS}). */
 export class PairwiseModelJudge implements Judge {
-  constructor(private readonly generator: TextGenerator) {}
+  constructor(readonly generator: TextGenerator) {}
 
   get concurrency(): number {
     return this.generator.concurrency;
