@@ -1,11 +1,14 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { readHfTokenizer } from "../src/core/gguf/readHfTokenizer.js";
 import { REAL_SHAPE_MODEL_VERSION, writeRealShapeModel } from "../src/core/gguf/realShapeModel.js";
 import { BENCH_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
+import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
 import { tokenizerDir } from "../testkit/realModels.js";
+import { trainerBinary } from "../testkit/trainerKit.js";
 
 /** Median of a sample. */
 export function median(xs: readonly number[]): number {
@@ -89,6 +92,29 @@ export async function qwen05bModelPath(): Promise<string> {
     console.log(
       `generated ${path}: ${(info.parameterCount / 1e6).toFixed(0)}M parameters in ${((performance.now() - t) / 1000).toFixed(1)} s`,
     );
+  }
+  return path;
+}
+
+/**
+ * The 0.5B-shaped benchmark model quantized to `type` (e.g. Q4_K_M, the size users download) by the bundled
+ * llama-quantize (`prism-trainer quantize`), written once into .cache/bench; `F16` is the generated file itself.
+ */
+export async function qwen05bQuantizedPath(type: string): Promise<string> {
+  const f16 = await qwen05bModelPath();
+  if (type.toUpperCase() === "F16") return f16;
+  const path = f16.replace("-f16-", `-${type.toLowerCase()}-`);
+  if (!existsSync(path)) {
+    const partial = `${path}.partial`;
+    execFileSync(
+      trainerBinary(),
+      ["quantize", "--in", f16, "--out", partial, "--type", type, "--threads", String(defaultThreadCount())],
+      {
+        stdio: ["ignore", "ignore", "inherit"],
+      },
+    );
+    renameSync(partial, path);
+    console.log(`quantized ${path}`);
   }
   return path;
 }

@@ -9,6 +9,8 @@ const benches = [
   ["engine", "bench/engineBench.mts"],
   ["gate", "bench/gateBench.mts"],
   ["distill", "bench/distillBench.mts"],
+  // a whole quick distillation on the 0.5B shape (about an hour on 2 cores): only when named
+  ["distillJob", "bench/distillJobBench.mts", "named"],
   ["route", "bench/routeBench.mts"],
   ["serve", "bench/serveBench.mts"],
   ["trainer", "bench/trainerBench.ts"],
@@ -17,8 +19,8 @@ const benches = [
 const only = process.argv.slice(2);
 const build = spawnSync(process.execPath, ["esbuild.mjs"], { stdio: "inherit" });
 if (build.status !== 0) process.exit(1);
-for (const [name, file] of benches) {
-  if ((only.length && !only.includes(name)) || !existsSync(file)) continue;
+for (const [name, file, when] of benches) {
+  if ((only.length ? !only.includes(name) : when === "named") || !existsSync(file)) continue;
   console.log(`\n== bench:${name}`);
   const r = spawnSync(process.execPath, ["--import", "tsx", file], { stdio: "inherit" });
   if (r.status !== 0) console.log(`bench:${name} failed (exit ${r.status}); its row stays as last measured`);
@@ -35,6 +37,9 @@ writeFileSync("bench/results.json", JSON.stringify(out, null, 2) + "\n");
 
 const f = (x, d = 2) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(d) : "–");
 const pct = (x) => (typeof x === "number" ? `${(x * 100).toFixed(2)} %` : "–");
+const minutes = (s) => (typeof s === "number" ? `${(s / 60).toFixed(1)} min` : "–");
+const mb = (b) => (typeof b === "number" && Number.isFinite(b) ? `${(b / 1e6).toFixed(0)} MB` : "–");
+const stageRows = (json) => (typeof json === "string" ? JSON.parse(json) : []);
 const rows = [
   [
     "Engine process vs in-process decode (tok/s ratio, goal ≥ 0.97)",
@@ -47,9 +52,9 @@ const rows = [
     `${f(out.gate?.gateLayer1Ms, 1)} ms vs ${f(out.gate?.gateFinalMs, 1)} ms`,
   ],
   [
-    "Gate cost as share of an answer (prompt + 128 tokens)",
+    "Gate cost as share of an answer (prompt + 128 tokens), goal ≤ 1 %",
     `${pct(out.gate?.gateLayer1ShareOfAnswer)} (layer:1)`,
-    `${pct(out.gate?.gateFinalShareOfAnswer)} (final)`,
+    `${pct(out.gate?.gateFinalShareOfAnswer)} (final); ${out.gate?.shape ?? "bench"} model`,
   ],
   [
     "Distillation stage 2, N sequences / 1 sequence",
@@ -62,9 +67,38 @@ const rows = [
     `${f(out.distill?.queriesPerSecondShared, 3)} vs ${f(out.distill?.queriesPerSecondUnshared, 3)} queries/s, ${f(out.distill?.sharedPrefixTokens, 0)} prompt tokens reused per query (${out.distill?.shape ?? "bench"} model)`,
   ],
   [
+    `Whole \`quick\` distillation, ${out.distillJob?.quant ?? "–"} 0.5B shape, ${out.distillJob?.lengths ?? "–"} lengths (goal ≤ 60 min)`,
+    minutes(out.distillJob?.wallSeconds),
+    `estimated ${minutes(out.distillJob?.estimatedSeconds)}; per stage actual (estimated): ` +
+      stageRows(out.distillJob?.stages)
+        .map((r) => `${r.stage} ${minutes(r.actualSeconds)} (${minutes(r.estimatedSeconds)})`)
+        .join(", "),
+  ],
+  [
+    "Whole-job ETA error at the end of stage 2 (goal ±25 %)",
+    pct(out.distillJob?.etaErrorEndOfStage2),
+    `end of stage 1: ${pct(out.distillJob?.etaErrorEndOfStage1)} (docs/method.md §7)`,
+  ],
+  [
+    "Distillation tokens/s per stage (quick job above)",
+    stageRows(out.distillJob?.stages)
+      .filter((r) => r.tokensPerSecond)
+      .map((r) => `${r.stage}: ${f(r.tokensPerSecond, 1)}`)
+      .join(", ") || "–",
+    stageRows(out.distillJob?.stages)
+      .filter((r) => r.kind)
+      .map((r) => `${r.stage} ${r.kind}`)
+      .join(", "),
+  ],
+  [
+    "Peak RSS of engine / trainer in that job (goal trainer ≤ model + 3 GB)",
+    `${mb(out.distillJob?.enginePeakRssBytes)} / ${mb(out.distillJob?.trainerPeakRssBytes)}`,
+    `model file ${mb(out.distillJob?.modelBytes)}`,
+  ],
+  [
     "Compare view wall / single stream (2.00 = no overlap)",
     f(out.route?.compareOverSingle),
-    `${f(out.route?.compareMs, 0)} ms vs ${f(out.route?.singleStreamMs, 0)} ms`,
+    `${f(out.route?.compareMs, 0)} ms vs ${f(out.route?.singleStreamMs, 0)} ms; adapter: ${out.route?.bundle ?? "bench"}`,
   ],
   [
     "Cold start to first token (new engine, load, first token)",
