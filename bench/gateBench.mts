@@ -1,5 +1,6 @@
 /**
- * `npm run bench:gate`: the cost of the gate on the bench-size model — feature (engine embedding) + MLP — with
+ * `npm run bench:gate`: the cost of the gate on the bench-size model (`BENCH_SHAPE=qwen05b`: Qwen2.5-0.5B's
+ * shape, Q4_K_M or `BENCH_QUANT`) — feature (engine embedding) + MLP — with
  * `final` features (a full prompt pass) vs `layer:1` (a one-block truncated model), and each as a share of a
  * whole answer (prompt + 128 generated tokens). Alternating runs, medians, ratios.
  */
@@ -12,7 +13,7 @@ import { Gate } from "../src/core/gate/Gate.js";
 import { trainGate } from "../src/core/gate/trainGate.js";
 import { SeededRandom } from "../src/core/util/SeededRandom.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
-import { benchModelPath, machine, median, writeBenchResult } from "./benchUtil.js";
+import { benchModelPath, machine, median, qwen05bQuantizedPath, writeBenchResult } from "./benchUtil.js";
 
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
@@ -22,7 +23,11 @@ const prompts = [
   "What is the derivative of x^3 * sin(x)? Show the steps.",
 ];
 
-const modelPath = await benchModelPath();
+const shape = process.env.BENCH_SHAPE === "qwen05b" ? `qwen05b ${process.env.BENCH_QUANT ?? "Q4_K_M"}` : "bench";
+const modelPath =
+  process.env.BENCH_SHAPE === "qwen05b"
+    ? await qwen05bQuantizedPath(process.env.BENCH_QUANT ?? "Q4_K_M")
+    : await benchModelPath();
 const engine = new EngineProcess({ enginePath: resolve("dist/engine.mjs") });
 const cacheDir = mkdtempSync(join(tmpdir(), "prism-bench-gate-"));
 const make = (spec: "final" | "layer1") =>
@@ -80,7 +85,7 @@ const mFinal = median(tFinal) + median(tMlp);
 const mLayer = median(tLayer) + median(tMlp);
 const mAnswer = median(tAnswer);
 console.log(
-  `machine: ${machine()}; model ${info.layers} blocks, n_embd ${info.embeddingSize}; threads ${threads}; ${runs} alternating runs`,
+  `machine: ${machine()}; ${shape} model ${info.layers} blocks, n_embd ${info.embeddingSize}; threads ${threads}; ${runs} alternating runs`,
 );
 console.log(
   `gate cost, final features:   ${mFinal.toFixed(1)} ms (feature ${median(tFinal).toFixed(1)} + MLP ${median(tMlp).toFixed(2)})`,
@@ -101,5 +106,7 @@ await writeBenchResult("gate", {
   layer1OverFinal: mLayer / mFinal,
   gateFinalShareOfAnswer: mFinal / mAnswer,
   gateLayer1ShareOfAnswer: mLayer / mAnswer,
+  answerMs: mAnswer,
+  shape,
 });
 await engine.dispose();

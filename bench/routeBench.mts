@@ -5,7 +5,7 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { readBundle } from "../src/core/bundle/readBundle.js";
 import { EngineProcess } from "../src/core/engine/EngineProcess.js";
 import { ModelSession } from "../src/core/engine/ModelSession.js";
@@ -17,11 +17,12 @@ import { benchModelPath, machine, median, writeBenchResult } from "./benchUtil.j
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
 const maxTokens = Number(process.env.BENCH_TOKENS ?? 48);
-const modelPath = await benchModelPath();
 const dir = await mkdtemp(join(tmpdir(), "prism-bench-route-"));
-const info0 = { embeddingSize: 1024 };
-await makeBundle(join(dir, "b.prism"), modelPath, { width: info0.embeddingSize });
-const bundle = await readBundle(join(dir, "b.prism"));
+// BENCH_BUNDLE: a distilled bundle (e.g. bench:distill's quick job on the 0.5B shape) with its real adapter and
+// gate; otherwise a hand-made bundle on the bench model.
+if (!process.env.BENCH_BUNDLE) await makeBundle(join(dir, "b.prism"), await benchModelPath(), { width: 1024 });
+const bundle = await readBundle(process.env.BENCH_BUNDLE ?? join(dir, "b.prism"));
+const modelPath = String((bundle.manifest.training as { model: { path: string } }).model.path);
 
 const engine = new EngineProcess({ enginePath: resolve("dist/engine.mjs") });
 const session = new ModelSession(engine, { modelPath, gpu: "false", threads });
@@ -58,7 +59,9 @@ for (let i = 0; i < Math.max(3, Math.ceil(runs / 2)); i++) {
 await rm(dir, { recursive: true, force: true });
 
 const ratio = median(both) / median(single);
-console.log(`machine: ${machine()}; threads ${threads}; ${maxTokens} tokens per side; ${runs} alternating runs`);
+console.log(
+  `machine: ${machine()}; ${modelPath}; threads ${threads}; ${maxTokens} tokens per side; ${runs} alternating runs`,
+);
 console.log(
   `single stream (base): ${median(single).toFixed(0)} ms; compare (both sides concurrently): ${median(both).toFixed(0)} ms`,
 );
@@ -71,4 +74,7 @@ await writeBenchResult("route", {
   singleStreamMs: median(single),
   compareMs: median(both),
   coldStartToFirstTokenMs: median(cold),
+  bundle: process.env.BENCH_BUNDLE
+    ? `${bundle.manifest.adapter.targets.length} targets r${bundle.manifest.adapter.rank}, ${basename(modelPath)}`
+    : "bench",
 });

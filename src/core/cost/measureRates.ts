@@ -27,12 +27,13 @@ export interface MeasuredRates extends CostRates {
 }
 
 /**
- * Training tokens per second as a share of prompt-evaluation tokens per second. Training runs every position
- * through the output matrix and backward through every block (prompt evaluation computes logits for the last
- * position only); measured about 0.09 with a 152k vocabulary on the 0.5B shape and 0.37 at a 259-token vocabulary
- * (docs/trainer.md §11). The 0.5B figure is used: it is the shape users bring.
+ * Training (window) tokens per second as a share of prompt-evaluation tokens per second. Training runs the trained
+ * positions through the output matrix and backward through every block (prompt evaluation computes logits for the
+ * last position only). Measured 0.226 in a whole `quick` job on the 0.5B shape (Q4_K_M, 152k vocabulary, 512-token
+ * windows, patches 0009–0012: 21.3 window tok/s against a calibrated 94.1 prompt tok/s; docs/method.md §7) and 0.37
+ * at a 259-token vocabulary (docs/trainer.md §11). The 0.5B figure is used: it is the shape users bring.
  */
-export const TRAIN_TO_PROMPT_RATE = 0.09;
+export const TRAIN_TO_PROMPT_RATE = 0.22;
 
 /** Tokens of the calibration's prompt pass: long enough to time, short enough to keep the calibration brief. */
 const CALIBRATION_PROMPT_TOKENS = 256;
