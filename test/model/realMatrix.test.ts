@@ -2,8 +2,8 @@
  * The model matrix: every real-shape fixture (vendor tokenizer, chat template and tensor layout; random weights)
  * as F16 and as Q4_K_M, through the CLI a user runs — `prism info`, `prism chat` with a system prompt, a full
  * `prism distill` (all five stages, `--loss kl`, the gate's features on the model; see `DISTILL_F16`) and
- * `prism route` in every mode on the bundle it made. A fixture the trainer cannot serve must be refused before stage 1 with a coded
- * reason, having done no work.
+ * `prism route` in every mode on the bundle it made. A fixture the trainer cannot serve must be refused before
+ * stage 1 with a coded reason, having done no work.
  *
  * Random weights give random answers, so the rule judge `rule:longer` labels them (whichever answer is longer
  * wins): the mechanics are under test here, not quality. Prompts are the user's own (stage 1 asks the model for
