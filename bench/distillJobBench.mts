@@ -147,44 +147,35 @@ for (const q of queries) if (q.query) byId.set(q.id as string, { query: q.query 
 for (const a of answers) byId.set(a.id as string, { ...byId.get(a.id as string), [a.side as string]: a.text });
 const judged = jsonl("judgements.jsonl");
 const training = jsonl("train.jsonl");
-const epochsRun = Number((result.training.details as { epochs?: number } | undefined)?.epochs ?? 0);
-const work = {
-  1: { generated: await count(queries.map((q) => q.raw as string)) },
-  2: { generated: await count(answers.map((a) => a.text as string)) },
-  3: {
-    prompt: await count(
-      judged.map((j) => {
-        const x = byId.get(j.id as string)!;
-        const [a, b] = j.pass === 1 ? [x.base!, x.persona!] : [x.persona!, x.base!];
-        return judgeMessages(x.query!, a, b)
-          .map((m) => m.content)
-          .join("\n");
-      }),
-    ),
-  },
-  5: { training: training.reduce((n, s) => n + (s.tokens as number[]).length, 0) * epochsRun },
-} as Record<number, { generated?: number; prompt?: number; training?: number }>;
+/** The trainer's `done` event (docs/trainer.md §10). */
+const trainerDone = (result.training.details ?? {}) as { epochs?: number; seconds?: number; peakRssBytes?: number };
+const epochsRun = Number(trainerDone.epochs ?? 0);
+const judgePrompt = (j: Record<string, unknown>) => {
+  const x = byId.get(j.id as string)!;
+  const [a, b] = j.pass === 1 ? [x.base!, x.persona!] : [x.persona!, x.base!];
+  return judgeMessages(x.query!, a, b)
+    .map((m) => m.content)
+    .join("\n");
+};
+const work: Record<number, { tokens: number; kind: string }> = {
+  1: { tokens: await count(queries.map((q) => q.raw as string)), kind: "generated" },
+  2: { tokens: await count(answers.map((a) => a.text as string)), kind: "generated" },
+  3: { tokens: await count(judged.map(judgePrompt)), kind: "judge prompt" },
+  5: { tokens: training.reduce((n, s) => n + (s.tokens as number[]).length, 0) * epochsRun, kind: "training" },
+};
 
 const seconds = (stage: number) => ((stageStart.get(stage + 1) ?? ended) - (stageStart.get(stage) ?? started)) / 1000;
-const trainerSeconds = Number((result.training.details as { seconds?: number } | undefined)?.seconds ?? NaN);
+const trainerSeconds = Number(trainerDone.seconds ?? NaN);
 const rows = (result.cost ?? []).map((r) => {
-  const w = work[r.stage] ?? {};
-  const s = r.stage === 5 ? trainerSeconds : seconds(r.stage);
-  const rate = w.generated ?? w.prompt ?? w.training;
+  const w = work[r.stage];
   return {
     stage: r.stage,
     estimatedSeconds: r.estimatedSeconds,
     actualSeconds: seconds(r.stage),
-    tokens: rate,
-    kind:
-      w.generated !== undefined
-        ? "generated"
-        : w.prompt !== undefined
-          ? "judge prompt"
-          : w.training !== undefined
-            ? "training"
-            : "",
-    tokensPerSecond: rate === undefined ? undefined : rate / s,
+    tokens: w?.tokens,
+    kind: w?.kind ?? "",
+    // stage 5's rate is the trainer's own: its teacher-scoring phase is not training
+    tokensPerSecond: w && w.tokens / (r.stage === 5 ? trainerSeconds : seconds(r.stage)),
   };
 });
 const wallSeconds = (ended - started) / 1000;
@@ -194,7 +185,7 @@ const etaError = (stage: number) => {
   const left = (ended - stageStart.get(stage)!) / 1000;
   return eta === undefined ? undefined : (eta - left) / left;
 };
-const trainerPeak = Number((result.training.details as { peakRssBytes?: number } | undefined)?.peakRssBytes ?? NaN);
+const trainerPeak = Number(trainerDone.peakRssBytes ?? NaN);
 
 console.log(
   `\nquick preset, ${quant}, ${threads} threads, ${lengths} lengths: ${result.queries} queries, ${result.distill} distill`,
