@@ -145,17 +145,19 @@ export function createServeApp(options: ServeAppOptions): FastifyInstance {
         stop: stopStrings(body),
         signal,
       };
-      const record = (result: ChatBackendResult): void => {
+      // The record is on disk before the answer is complete, so a client that has its answer finds it in the log
+      // (as `prism route` does); a failed append is reported but does not fail the answer.
+      const record = async (result: ChatBackendResult): Promise<void> => {
         const entry = toRecord(messages[messages.length - 1]!.content, gate!, mode, served, result);
         options.onRoute?.(entry);
-        options.log?.append(entry).catch((err: unknown) => options.onError?.(err));
+        await options.log?.append(entry).catch((err: unknown) => options.onError?.(err));
       };
       if (body.stream) {
         await stream(reply, completion, route, generation, body, record);
         return reply;
       }
       const result = await options.backend.generate(generation);
-      record(result);
+      await record(result);
       return reply.header("x-prism-route", routeHeader(route)).send(completionBody(completion, result, route));
     } finally {
       inFlight.delete(controller);
@@ -173,7 +175,7 @@ export function createServeApp(options: ServeAppOptions): FastifyInstance {
     route: PrismRouteInfo,
     generation: ChatBackendRequest,
     body: ChatCompletionRequest,
-    record: (result: ChatBackendResult) => void,
+    record: (result: ChatBackendResult) => Promise<void>,
   ): Promise<void> {
     reply.hijack();
     const raw = reply.raw;
@@ -191,7 +193,7 @@ export function createServeApp(options: ServeAppOptions): FastifyInstance {
           if (text && !raw.destroyed) raw.write(sseEvent(chunkBody(completion, { content: text }, null)));
         },
       });
-      record(result);
+      await record(result);
       raw.write(sseEvent(chunkBody(completion, {}, result.finishReason)));
       if (body.stream_options?.include_usage) raw.write(sseEvent(usageChunkBody(completion, result)));
       raw.end(SSE_DONE);
