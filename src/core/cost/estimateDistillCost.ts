@@ -22,6 +22,8 @@ export interface CostObservations {
   answerTokens?: number;
   /** Queries stage 3 labelled distill. */
   distill?: number;
+  /** Queries stage 3 judged a second time (their first pass chose the persona answer). */
+  secondPasses?: number;
 }
 
 /** How the estimate is made: the model's token density and who generates and judges. */
@@ -70,6 +72,11 @@ export interface DistillCost {
 export const ASSUMED_QUERY_TOKENS = 48;
 export const ASSUMED_ANSWER_FILL = 0.7;
 export const ASSUMED_DISTILL_SHARE = 0.4;
+/**
+ * Until measured: this share of queries gets a second judge pass (the first chose the persona). At least the
+ * distill share, since distill needs both passes; more where the judge's two passes disagree.
+ */
+export const ASSUMED_SECOND_PASS_SHARE = 0.5;
 /** Chat-template tokens around each message (role markers, turn ends). */
 const TEMPLATE_TOKENS_PER_MESSAGE = 6;
 /** Teacher scoring costs this many prompt passes of the same tokens (bench:score, docs/engine.md). */
@@ -139,15 +146,21 @@ export function estimateDistillCost(settings: DistillSettings, ctx: CostContext)
     seconds: ctx.localGenerator ? seconds(s2Prompt, s2Generated) : 0,
   };
 
-  // Stage 3: two passes per query, answers truncated for the judge.
+  // Stage 3: one pass per query and a second where the first chose the persona; answers truncated for the judge.
+  const secondPasses = o.secondPasses ?? Math.round(queries * ASSUMED_SECOND_PASS_SHARE);
+  if (o.secondPasses === undefined && ctx.localJudge)
+    assumptions.push(
+      `${Math.round(ASSUMED_SECOND_PASS_SHARE * 100)} % of queries get a second judge pass (the first chose the persona)`,
+    );
+  const passes = queries + secondPasses;
   const judgedAnswer = Math.min(answerTokens, tok(JUDGE_ANSWER_CHARS));
   const s3Prompt =
-    2 * queries * (tok(JUDGE_USER_FRAME_CHARS) + queryTokens + 2 * judgedAnswer + TEMPLATE_TOKENS_PER_MESSAGE) +
-    loads(2 * queries) * (tok(JUDGE_FRAME_CHARS - JUDGE_USER_FRAME_CHARS) + TEMPLATE_TOKENS_PER_MESSAGE);
-  const s3Generated = 2 * queries * JUDGE_MAX_TOKENS;
+    passes * (tok(JUDGE_USER_FRAME_CHARS) + queryTokens + 2 * judgedAnswer + TEMPLATE_TOKENS_PER_MESSAGE) +
+    loads(passes) * (tok(JUDGE_FRAME_CHARS - JUDGE_USER_FRAME_CHARS) + TEMPLATE_TOKENS_PER_MESSAGE);
+  const s3Generated = passes * JUDGE_MAX_TOKENS;
   const stage3: StageCost = {
     stage: 3,
-    items: 2 * queries,
+    items: passes,
     promptTokens: ctx.localJudge ? s3Prompt : 0,
     generatedTokens: ctx.localJudge ? s3Generated : 0,
     trainTokens: 0,

@@ -97,19 +97,20 @@ export class JobProgress {
     this.emit(true);
   }
 
-  /** Updates the count within the current stage. */
-  update(done: number, message?: string): void {
+  /** Updates the count within the current stage (and its size, where it shrinks as the stage learns more). */
+  update(done: number, message?: string, total = this.snapshot.total): void {
     const seconds = (performance.now() - this.stageStarted) / 1000;
     const rate = seconds > 0 ? (done - this.stageBaseline) / seconds : 0;
-    const left = this.snapshot.total - done;
+    const left = total - done;
     this.snapshot = {
       ...this.snapshot,
       done,
+      total,
       message: message ?? this.snapshot.message,
       itemsPerSecond: rate,
       etaSeconds: rate > 0 ? left / rate : undefined,
     };
-    this.emit(done >= this.snapshot.total);
+    this.emit(done >= total);
   }
 
   /** Training progress: steps replace items as the stage's unit. */

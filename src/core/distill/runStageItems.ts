@@ -19,6 +19,13 @@ export interface StageItemsOptions<Item, Schema extends z.ZodType> {
   /** An item's key; an item is finished when a record with the same {@link recordKey} is in the log. */
   itemKey(item: Item): string;
   recordKey(record: z.output<Schema>): string;
+  /**
+   * The item that must run after `item` now that its record is known, or none (stage 3's second pass, needed only
+   * where the first chose the persona). It runs in the same lane right after its item; one level only (a follow-up
+   * has no follow-up). Until an item's record is known the stage's total counts it as followed, so the total only
+   * ever shrinks.
+   */
+  followUp?(record: z.output<Schema>, item: Item): Item | undefined;
   /** Items in flight at once (the generator's or judge's parallel sequences). */
   concurrency: number;
   /**
@@ -41,16 +48,45 @@ export async function runStageItems<Item, Schema extends z.ZodType>(
 ): Promise<ReadonlyArray<z.output<Schema>>> {
   const log = await JsonlLog.open(join(ctx.jobDir, o.log), o.schema);
   try {
-    const done = new Set(log.items.map((r) => o.recordKey(r)));
-    const pending = o.items.filter((item) => !done.has(o.itemKey(item)));
-    let finished = o.items.length - pending.length;
-    ctx.progress.stage(o.stage, finished, o.items.length, o.message);
+    const records = new Map(log.items.map((r) => [o.recordKey(r), r] as const));
+    const recordOf = (item: Item): z.output<Schema> | undefined => records.get(o.itemKey(item));
+    /** The item's follow-up; `null` while the item's record is unknown (it may have one). */
+    const followUpOf = (item: Item): Item | undefined | null => {
+      if (!o.followUp) return undefined;
+      const record = recordOf(item);
+      return record === undefined ? null : o.followUp(record, item);
+    };
+    let total = 0;
+    let finished = 0;
+    const pending: Item[] = [];
+    for (const item of o.items) {
+      const next = followUpOf(item);
+      const done = Number(recordOf(item) !== undefined) + Number(next != null && recordOf(next) !== undefined);
+      total += next === undefined ? 1 : 2;
+      finished += done;
+      if (done < (next === undefined ? 1 : 2)) pending.push(item);
+    }
+    ctx.progress.stage(o.stage, finished, total, o.message);
+    const run = async (item: Item, signal: AbortSignal): Promise<void> => {
+      const record = await o.work(item, signal);
+      await log.append(record);
+      records.set(o.itemKey(item), record);
+      ++finished;
+    };
     await runPool(
       pending,
       o.concurrency,
       async (item, signal) => {
-        await log.append(await o.work(item, signal));
-        ctx.progress.update(++finished);
+        if (recordOf(item) === undefined) {
+          await run(item, signal);
+          if (o.followUp && followUpOf(item) === undefined) total--;
+          ctx.progress.update(finished, undefined, total);
+        }
+        const next = followUpOf(item);
+        if (next && recordOf(next) === undefined) {
+          await run(next, signal);
+          ctx.progress.update(finished, undefined, total);
+        }
       },
       ctx.signal,
     );

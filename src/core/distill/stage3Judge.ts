@@ -18,17 +18,22 @@ interface JudgeItem {
 
 /**
  * Stage 3 (docs/method.md §3.3): the judge compares each query's two answers twice, A/B swapped
- * (`judgements.jsonl`); *distill* iff the persona answer wins both passes. Too few distill labels fail here
+ * (`judgements.jsonl`); *distill* iff the persona answer wins both passes. The second pass runs only where the
+ * first chose the persona: anywhere else it cannot change the label. Too few distill labels fail here
  * (`distill/emptyDataset`), before stage 4 spends time on features that stage 5 could not use.
  */
 export const stage3Judge: DistillStage<
   { queries: DistillQuery[]; answers: Map<string, QueryAnswers> },
-  { labels: Map<string, DistillLabel> }
+  {
+    labels: Map<string, DistillLabel>;
+    /** Queries judged a second time (their first pass chose the persona), for the job's cost model. */
+    secondPasses: number;
+  }
 > = {
   number: 3,
   name: "judge",
   async run(ctx, { queries, answers }) {
-    const items = queries.flatMap((query) => ([1, 2] as const).map((pass) => ({ query, pass })));
+    const items = queries.map((query): JudgeItem => ({ query, pass: 1 }));
     const records = await runStageItems(ctx, {
       stage: 3,
       message: "judging",
@@ -37,12 +42,16 @@ export const stage3Judge: DistillStage<
       items,
       itemKey: (item) => `${item.query.id}:${item.pass}`,
       recordKey: (record) => `${record.id}:${record.pass}`,
+      followUp: (record, item) =>
+        item.pass === 1 && record.verdict === "B" ? { query: item.query, pass: 2 as const } : undefined,
       concurrency: ctx.judge.concurrency,
       work: (item, signal) => judgePass(ctx, answers.get(item.query.id)!, item, signal),
     });
     const labels = labelQueries(queries, records);
     assertEnoughDistill(countLabels(queries, labels, ctx.settings), ctx.settings);
-    return { labels };
+    const ids = new Set(queries.map((q) => q.id));
+    const secondPasses = records.filter((r) => r.pass === 1 && r.verdict === "B" && ids.has(r.id)).length;
+    return { labels, secondPasses };
   },
 };
 
@@ -66,7 +75,10 @@ async function judgePass(
   return { id: q.id, pass, verdict: v.verdict, raw: v.raw };
 }
 
-/** Distill iff pass 1 (A = base) says B and pass 2 (A = persona) says A; anything else, or a missing pass, retains. */
+/**
+ * Distill iff pass 1 (A = base) says B and pass 2 (A = persona) says A; anything else, or a pass not run, retains.
+ * (A job begun before pass 2 was skipped may hold pass 2s of retained queries; they change nothing.)
+ */
 function labelQueries(
   queries: readonly DistillQuery[],
   records: readonly JudgementRecord[],

@@ -8,11 +8,12 @@ export interface StageData {
   queries?: DistillQuery[];
   answers?: Map<string, QueryAnswers>;
   labels?: Map<string, DistillLabel>;
+  secondPasses?: number;
 }
 
 /**
  * The facts a finished stage settles for the job's ETA (docs/method.md §7): stage 1 the kept queries and their
- * length, stage 2 the answers' length, stage 3 the distill count. Lengths are characters × the tokenizer's
+ * length, stage 2 the answers' length, stage 3 the distill count and the second judge passes. Lengths are characters × the tokenizer's
  * measured density: exact counts would cost an engine call per text for an estimate.
  */
 export function stageObservations(
@@ -31,7 +32,7 @@ export function stageObservations(
     return { answerTokens: tokens([...data.answers.values()].flatMap((a) => [a.base, a.persona])) };
   }
   if (stage === 3 && data.queries && data.labels) {
-    return { distill: countLabels(data.queries, data.labels, settings).distill };
+    return { distill: countLabels(data.queries, data.labels, settings).distill, secondPasses: data.secondPasses };
   }
   return {};
 }

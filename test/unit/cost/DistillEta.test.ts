@@ -90,23 +90,30 @@ describe("DistillEta", () => {
     expect(eta.remainingSeconds(at(6, 0, 1))).toBe(0);
   });
 
-  it("converges: within 25 % of the true rest by the end of stage 2 on a machine 1.7x slower than calibrated", () => {
-    // The truth: every rate 1.7x slower, shorter queries and answers, fewer kept queries, few distill samples.
-    const truthObserved: CostObservations = { queries: 75, queryTokens: 30, answerTokens: 120, distill: 20 };
+  it("converges by the end of stage 2 on a machine 1.7x slower than calibrated, to what stages 3-5 still hide", () => {
     const slow = 1.7;
-    const truth = estimateDistillCost(settings, { ...ctx, observed: truthObserved }).stages.map(
-      (s) => s.seconds * slow,
-    );
-    const eta = newEta();
-    const initialError = Math.abs(eta.remainingSeconds(at(1, 0, 1)) - sum(truth)) / sum(truth);
-    eta.recordStage(1, { seconds: truth[0]!, items: 10, total: 10 });
-    eta.observe({ queries: 75, queryTokens: 30 });
-    eta.recordStage(2, { seconds: truth[1]!, items: 150, total: 150 });
-    eta.observe({ answerTokens: 120 });
-    const rest = sum(truth.slice(2));
-    const atEnd2 = eta.remainingSeconds(at(3, 0, 150));
-    expect(Math.abs(atEnd2 - rest) / rest).toBeLessThan(0.25);
-    expect(Math.abs(atEnd2 - rest) / rest).toBeLessThan(initialError);
+    /** The ETA at the start of stage 3 against the true rest, and the initial ETA's error, for a job whose truth is `o`. */
+    const errors = (o: CostObservations) => {
+      const truth = estimateDistillCost(settings, { ...ctx, observed: o }).stages.map((s) => s.seconds * slow);
+      const eta = newEta();
+      const initial = Math.abs(eta.remainingSeconds(at(1, 0, 1)) - sum(truth)) / sum(truth);
+      eta.recordStage(1, { seconds: truth[0]!, items: 10, total: 10 });
+      eta.observe({ queries: o.queries, queryTokens: o.queryTokens });
+      eta.recordStage(2, { seconds: truth[1]!, items: 150, total: 150 });
+      eta.observe({ answerTokens: o.answerTokens });
+      const rest = sum(truth.slice(2));
+      return { atEnd2: Math.abs(eta.remainingSeconds(at(3, 0, 150)) - rest) / rest, initial };
+    };
+    // Shorter queries and answers and fewer kept queries than assumed are observed by then: with the labels as
+    // assumed, the slower machine is all that is left, and the correction measured on stages 1-2 takes it out.
+    const known = errors({ queries: 75, queryTokens: 30, answerTokens: 120 });
+    expect(known.atEnd2).toBeLessThan(0.02);
+    expect(known.initial).toBeGreaterThan(0.25);
+    // Labels are stage 3's to find: a distill share two thirds of the assumed one (20 of 75) and a third of the
+    // queries judged twice leave stages 3 and 5 overestimated, and only that.
+    const labels = errors({ queries: 75, queryTokens: 30, answerTokens: 120, distill: 20, secondPasses: 25 });
+    expect(labels.atEnd2).toBeLessThan(labels.initial);
+    expect(labels.atEnd2).toBeLessThan(0.35);
   });
 
   it("reports estimated, re-estimated and actual seconds per stage", () => {

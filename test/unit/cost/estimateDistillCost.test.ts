@@ -19,7 +19,7 @@ const ctx: CostContext = {
 };
 
 describe("estimateDistillCost", () => {
-  it("counts the paper's work: 600 generations, 1200 answers and judge passes, seconds from the rates", () => {
+  it("counts the paper's work: 600 generations, 1200 answers, 900 judge passes, seconds from the rates", () => {
     const settings = distillSettingsSchema.parse(applyPreset("paper", input));
     const cost = estimateDistillCost(settings, ctx);
     const [s1, s2, s3, s4, s5] = cost.stages;
@@ -27,7 +27,8 @@ describe("estimateDistillCost", () => {
     expect(s1!.generatedTokens).toBe(600 * 48);
     expect(s2!.items).toBe(1200);
     expect(s2!.generatedTokens).toBe(1200 * Math.round(512 * 0.7));
-    expect(s3!.items).toBe(1200);
+    // every query's first pass, and a second for the half whose first chose the persona
+    expect(s3!.items).toBe(900);
     expect(s4!.items).toBe(600);
     // 40 % of 600 distill samples, 10 epochs over 768-token windows
     expect(s5!.trainTokens % 768).toBe(0);
@@ -39,20 +40,24 @@ describe("estimateDistillCost", () => {
       6,
     );
     expect(cost.assumptions.join("; ")).toMatch(/40 % of queries/);
+    expect(cost.assumptions.join("; ")).toMatch(/50 % of queries get a second judge pass/);
   });
 
   it("replaces assumptions by observations, and a remote judge or generator costs no local time", () => {
     const settings = distillSettingsSchema.parse(applyPreset("quick", input));
     const observed = estimateDistillCost(settings, {
       ...ctx,
-      observed: { queries: 90, queryTokens: 30, answerTokens: 100, distill: 20 },
+      observed: { queries: 90, queryTokens: 30, answerTokens: 100, distill: 20, secondPasses: 31 },
     });
     expect(observed.stages[1]!.generatedTokens).toBe(2 * 90 * 100);
-    expect(observed.assumptions.some((a) => /distill|kept|answers fill|query is/.test(a))).toBe(false);
+    expect(observed.stages[2]!.items).toBe(90 + 31);
+    expect(observed.assumptions.some((a) => /distill|kept|answers fill|query is|judge pass/.test(a))).toBe(false);
     const remote = estimateDistillCost(settings, { ...ctx, localJudge: false, localGenerator: false });
     expect(remote.stages[0]!.seconds).toBe(0);
     expect(remote.stages[1]!.seconds).toBe(0);
     expect(remote.stages[2]!.seconds).toBe(0);
+    // a judge that costs nothing here assumes nothing about its passes
+    expect(remote.assumptions.some((a) => /judge pass/.test(a))).toBe(false);
     expect(remote.stages[4]!.seconds).toBeGreaterThan(0);
   });
 

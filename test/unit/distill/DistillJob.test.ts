@@ -109,6 +109,7 @@ describe("DistillJob sequences the stages", () => {
     expectTypeOf<StagesOutput<typeof DISTILL_STAGES>>().toEqualTypeOf<
       object & { queries: DistillQuery[] } & { answers: Map<string, QueryAnswers> } & {
         labels: Map<string, DistillLabel>;
+        secondPasses: number;
       } & { gate: GateStageResult } & { training: TrainStageResult }
     >();
     type Misordered = readonly [typeof stage2Answers, typeof stage1Queries];

@@ -1,4 +1,7 @@
-/** Stage 3 on the fake engine: the self-judge twice per query, A/B swapped; distill iff B then A (docs/method.md §3.3). */
+/**
+ * Stage 3 on the fake engine: the self-judge twice per query, A/B swapped, the second pass only where the first
+ * chose the persona; distill iff B then A (docs/method.md §3.3).
+ */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { itemSeed } from "../../../src/core/distill/distillSettings.js";
@@ -24,25 +27,34 @@ const judgeCalls = (d: Awaited<ReturnType<typeof withAnswers>>) =>
   d.engine.calls.filter((c) => c.method === "engine/generate" && JSON.stringify(c.params).includes("impartial"));
 
 describe("stage 3: pairwise self-judge", () => {
-  it("judges each query in both orders and labels distill only when the persona answer wins both", async () => {
+  it("judges each query in both orders where it matters and labels distill only when the persona answer wins both", async () => {
     const d = await withAnswers();
     const ctx = d.stageContext();
     const { labels } = await stage3Judge.run(ctx, { queries: d.queries, answers: d.answers });
 
     for (const q of d.queries) expect(labels.get(q.id)).toBe(caseOf(q.query) % 2 === 0 ? "distill" : "retain");
     const records = await readJsonl<{ id: string; pass: number; verdict: string }>(join(d.jobDir, "judgements.jsonl"));
-    expect(records).toHaveLength(32);
-    // the world's judge picks the persona's letter for even cases: B in pass 1 (A = base), A in pass 2
-    expect(records.filter((r) => r.id === "chef-1").sort((a, b) => a.pass - b.pass)).toMatchObject([
+    // the world's judge picks the persona's letter for even cases: B in pass 1 (A = base), A in pass 2; for odd
+    // cases pass 1 says A (the base answer), and pass 2 could not make them distill, so it never runs
+    const passes = (id: string) => records.filter((r) => r.id === id).sort((a, b) => a.pass - b.pass);
+    for (const q of d.queries) expect(passes(q.id)).toHaveLength(caseOf(q.query) % 2 === 0 ? 2 : 1);
+    expect(records).toHaveLength(24);
+    expect(passes("chef-1")).toMatchObject([
       { pass: 1, verdict: "B" },
       { pass: 2, verdict: "A" },
     ]);
+    const odd = d.queries.find((q) => caseOf(q.query) % 2 === 1)!;
+    expect(passes(odd.id)).toMatchObject([{ pass: 1, verdict: "A" }]);
     const pass1 = judgeCalls(d).find((c) => c.params.seed === itemSeed(d.settings.seed, "judge:chef-1:1"))!;
     const prompt = (pass1.params.messages as Array<{ content: string }>)[1]!.content;
     expect(prompt.indexOf("[base]")).toBeLessThan(prompt.indexOf("[persona]"));
     // greedy and short (JUDGE_MAX_TOKENS)
     expect(pass1.params).toMatchObject({ temperature: 0, maxTokens: 16 });
+    // the total starts at both passes of every query and shrinks by each pass 2 that pass 1 made unnecessary
     expect(ctx.snapshots[0]).toMatchObject({ stage: 3, done: 0, total: 32, message: "judging" });
+    expect(ctx.snapshots.at(-1)).toMatchObject({ stage: 3, done: 24, total: 24 });
+    const totals = ctx.snapshots.map((s) => s.total);
+    expect(totals.every((t, i) => i === 0 || t <= totals[i - 1]!)).toBe(true);
   });
 
   it("fails with distill/emptyDataset when too few queries are labelled distill, before any later stage", async () => {
@@ -81,7 +93,7 @@ describe("stage 3: pairwise self-judge", () => {
 
     const before = judgeCalls(d).length;
     const resumed = await stage3Judge.run(d.stageContext(), { queries: d.queries, answers: d.answers });
-    expect(judgeCalls(d).length - before).toBe(32 - kept);
+    expect(judgeCalls(d).length - before).toBe(24 - kept);
     expect(resumed).toEqual(expected);
     expect(await sortedLines(join(d.jobDir, "judgements.jsonl"))).toEqual(
       await sortedLines(join(reference.jobDir, "judgements.jsonl")),
