@@ -130,7 +130,7 @@ export const distillCommand = cliCommand(
       preset: choiceOption({
         choices: DISTILL_PRESETS,
         description:
-          "the job's size: quick (6 personas x 16 queries, 256-token answers, 2 epochs), standard, or paper " +
+          "the job's size: quick (6 personas x 16 queries, 256-token answers, 1 epoch), standard, or paper " +
           "(the method's full settings); options given explicitly override it (docs/method.md §7)",
         default: "paper",
       }),

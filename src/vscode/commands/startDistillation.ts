@@ -8,7 +8,7 @@ import type { JobManager } from "../jobs/JobManager.js";
 const PRESET_LABELS: Record<DistillPreset, { label: string; detail: string }> = {
   quick: {
     label: "Quick",
-    detail: "6 personas × 16 queries, 256-token answers, 2 epochs: the smallest job that still trains the gate",
+    detail: "6 personas × 16 queries, 256-token answers, 1 epoch: the smallest job that still trains the gate",
   },
   standard: { label: "Standard", detail: "12 personas × 16 queries, 384-token answers, 3 epochs" },
   paper: {
