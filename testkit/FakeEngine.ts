@@ -89,8 +89,9 @@ export interface FakeEngineOptions {
   /** Scripted answers of `engine/generate`, first match wins; anything else gets a hash-derived answer. */
   replies?: FakeReply[];
   /**
-   * The embedding of one `engine/embed` input (the last user message, or the raw text); undefined falls back to a
-   * hash-derived vector of `embeddingSize` values that depends on the model file and pooling too.
+   * The embedding of one `engine/embed` or `engine/featureHead` input (the last user message, or the raw text);
+   * undefined falls back to a hash-derived vector of `embeddingSize` values that depends on the model file and
+   * pooling too.
    */
   embed?(input: string, model: ModelInfo): number[] | undefined;
   /** The log-likelihood of `answer` after `messages`. Defaults to a hash-derived value in (-2, -1] per token. */
@@ -329,6 +330,8 @@ export class FakeEngine implements EngineClient {
         return this.generate(params as Parsed<"engine/generate">, options);
       case "engine/embed":
         return this.embed(params as Parsed<"engine/embed">);
+      case "engine/featureHead":
+        return this.featureHead(params as Parsed<"engine/featureHead">);
       case "engine/logLikelihood":
         return this.logLikelihood(params as Parsed<"engine/logLikelihood">);
       case "engine/formatPrompt": {
@@ -455,13 +458,18 @@ export class FakeEngine implements EngineClient {
   }
 
   private embed(p: Parsed<"engine/embed">): Result<"engine/embed"> {
-    const { info } = this.getModel(p.modelId);
-    const input = "text" in p.input ? p.input.text : p.input.messages.at(-1)!.content;
+    return this.hiddenState(this.getModel(p.modelId).info, p.input);
+  }
+
+  /** `engine/embed` read through a feature head: the same state of the context's model. */
+  private featureHead(p: Parsed<"engine/featureHead">): Result<"engine/featureHead"> {
+    return this.hiddenState(this.getModel(this.getContext(p.contextId).modelId).info, { messages: p.messages });
+  }
+
+  private hiddenState(info: ModelInfo, input: Parsed<"engine/embed">["input"]): Result<"engine/embed"> {
     const formatted =
-      "text" in p.input
-        ? fakeTokenize(p.input.text)
-        : formatFakeChat(p.input.messages, info.supportsSystemMessages).tokens;
-    const scripted = this.options.embed?.(input, info);
+      "text" in input ? fakeTokenize(input.text) : formatFakeChat(input.messages, info.supportsSystemMessages).tokens;
+    const scripted = this.options.embed?.("text" in input ? input.text : input.messages.at(-1)!.content, info);
     if (scripted && scripted.length !== info.embeddingSize) {
       throw new Error(`FakeEngine embed returned ${scripted.length} values for a model of width ${info.embeddingSize}`);
     }

@@ -22,6 +22,7 @@ import {
   type ModelInfo,
 } from "../protocol/engineProtocol.js";
 import { AppError, abortError, type ErrorCode } from "../protocol/errors.js";
+import { decodeFeatureHead } from "../core/gguf/featureHead.js";
 import { readGguf } from "../core/gguf/readGguf.js";
 import { ChunkBatcher } from "./ChunkBatcher.js";
 import { SharedPrefixes } from "./SharedPrefixes.js";
@@ -321,6 +322,47 @@ export class LlamaEngine {
     const context = await loaded.embedding;
     const embedding = await context.getEmbeddingFor(tokens);
     return { embedding: [...embedding.vector], tokens: tokens.length, ms: performance.now() - started };
+  }
+
+  /**
+   * The last hidden state of a feature-head model, decoded from its softmax: a top-k → temperature 1 chain hands
+   * back the `n_embd + 1` largest logits, which hold every value of the state (docs/engine.md §8).
+   */
+  async featureHead(p: Params<"engine/featureHead">, signal: AbortSignal): Promise<Result<"engine/featureHead">> {
+    const open = this.getContext(p.contextId);
+    assertNonEmpty(p.messages);
+    const started = performance.now();
+    const nEmbd = this.getModel(open.modelId).info.embeddingSize;
+    const tokens = this.formatPrompt(open.modelId, p.messages).tokens;
+    if (tokens.length > open.context.contextSize) throw promptTooLong(tokens.length, open.context.contextSize);
+    const sequence = await this.acquireSequence(open, signal);
+    const last = tokens.length - 1;
+    const options = { temperature: 1, topK: nEmbd + 1, topP: 1, minP: 0, seed: 0 };
+    try {
+      await this.prefixes.prepare(sequence, undefined);
+      const items = tokens.map((token, i) =>
+        i === last ? ([token, { generateNext: { probabilities: true, options } }] as const) : token,
+      );
+      const results = await sequence.controlledEvaluate(
+        items as Parameters<LlamaContextSequence["controlledEvaluate"]>[0],
+      );
+      if (signal.aborted) throw abortError(signal);
+      const top = new Map<number, number>();
+      for (const [token, probability] of results[last]?.next.probabilities ?? []) {
+        top.set(token, Math.log(Math.max(probability, Number.MIN_VALUE)));
+      }
+      const embedding = decodeFeatureHead(nEmbd, top);
+      if (!embedding) {
+        throw new AppError(
+          "engine/notFeatureHead",
+          `The model of context ${p.contextId} has no feature head: its logits are not a hidden state.`,
+          { contextId: p.contextId },
+        );
+      }
+      return { embedding, tokens: tokens.length, ms: performance.now() - started };
+    } finally {
+      this.releaseSequence(open, sequence);
+    }
   }
 
   async logLikelihood(p: Params<"engine/logLikelihood">, signal: AbortSignal): Promise<Result<"engine/logLikelihood">> {

@@ -66,6 +66,7 @@ messenger.setHandlers({
   },
   "engine/generate": (p, ctx) => engine.generate(p, ctx.signal, (text) => ctx.notify("engine/didChunk", { text })),
   "engine/embed": (p) => engine.embed(p),
+  "engine/featureHead": (p, ctx) => engine.featureHead(p, ctx.signal),
   "engine/logLikelihood": (p, ctx) => engine.logLikelihood(p, ctx.signal),
   "engine/formatPrompt": async (p) => engine.formatPrompt(p.modelId, p.messages, p.answer),
   "engine/scoreTopK": (p, ctx) => engine.scoreTopK(p, ctx.signal),

@@ -203,6 +203,15 @@ export const engineRequests = {
     }),
     result: z.object({ embedding: z.array(z.number()), tokens: z.number().int(), ms: z.number() }),
   },
+  /**
+   * The prompt's last hidden state after the final norm, like `engine/embed`, read from the logits of a model whose
+   * output layer is the feature head (`src/core/gguf/featureHead.ts`): one ordinary prompt evaluation, with the
+   * output layer run for the last token only. `engine/notFeatureHead` for a model without that head.
+   */
+  "engine/featureHead": {
+    params: z.object({ contextId: handle, messages: promptMessages }),
+    result: z.object({ embedding: z.array(z.number()), tokens: z.number().int(), ms: z.number() }),
+  },
   /** Sum of log-probabilities of `answer` given the prompt, teacher-forced at temperature 0. */
   "engine/logLikelihood": {
     params: z.object({ contextId: handle, messages: promptMessages, answer: text.min(1) }),

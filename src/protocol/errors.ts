@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   "engine/emptyPrompt",
   "engine/invalidOptions",
   "engine/generationFailed",
+  "engine/notFeatureHead",
   "engine/cancelled",
   // protocol
   "protocol/invalidMessage",

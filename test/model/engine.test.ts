@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeTruncatedModel } from "../../src/core/gguf/writeTruncatedModel.js";
 import type { EngineProcess } from "../../src/core/engine/EngineProcess.js";
-import { fixtures, loadModel, rejection, startEngine, user } from "./harness.js";
+import { fixtures, loadModel, rejection, relativeError, startEngine, user } from "./harness.js";
 
 describe("engine process on the tiny model", () => {
   let engine: EngineProcess;
@@ -110,6 +113,38 @@ describe("engine process on the tiny model", () => {
     expect(e3.embedding).not.toEqual(e1.embedding);
     expect(raw.embedding).not.toEqual(e1.embedding);
     expect(e1.embedding.every(Number.isFinite)).toBe(true);
+  });
+
+  it("reads the last hidden state through a feature head as the embedding of the same blocks gives it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "prism-head-"));
+    try {
+      await writeTruncatedModel(fixtures.tiny, join(dir, "plain.gguf"), 1);
+      await writeTruncatedModel(fixtures.tiny, join(dir, "head.gguf"), 1, { featureHead: true });
+      const plain = await loadModel(engine, join(dir, "plain.gguf"));
+      const head = await loadModel(engine, join(dir, "head.gguf"));
+      const { contextId } = await engine.request("engine/createContext", {
+        modelId: head.modelId,
+        contextSize: 256,
+        threads: 1,
+      });
+      for (const prompt of ["What is 2 + 2?", "Write a poem about the sea, please."]) {
+        const expected = await engine.request("engine/embed", {
+          modelId: plain.modelId,
+          input: { messages: user(prompt) },
+        });
+        const read = await engine.request("engine/featureHead", { contextId, messages: user(prompt) });
+        expect(read.tokens).toBe(expected.tokens);
+        // The head multiplies the state quantised to 8 bits per block of 32 (featureHead.ts).
+        expect(relativeError(read.embedding, expected.embedding)).toBeLessThan(0.02);
+        expect(relativeError(read.embedding, expected.embedding)).toBeGreaterThan(0);
+      }
+      // An ordinary model's logits are no hidden state.
+      expect(
+        await rejection(engine.request("engine/featureHead", { contextId: base, messages: user("Hi") })),
+      ).toMatchObject({ code: "engine/notFeatureHead" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("scores an answer's log-likelihood deterministically", async () => {

@@ -28,3 +28,14 @@ export async function rejection(
 }
 
 export const user = (content: string) => [{ role: "user" as const, content }];
+
+/** ‖a − b‖ / ‖b‖: how far a hidden state read one way is from the same state read another. */
+export function relativeError(a: number[], b: number[]): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i]! - b[i]!) ** 2;
+    norm += b[i]! ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}

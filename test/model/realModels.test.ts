@@ -5,12 +5,16 @@
  * does (@lenml/tokenizers). The tokenisation check loads the vocabularies in-process through node-llama-cpp,
  * like ggufFixtures.test.ts: it tests the files, not the engine.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EngineProcess } from "../../src/core/engine/EngineProcess.js";
 import { PHI3_ADDED_TOKENS, realShapeRecipe } from "../../src/core/gguf/realShapeRecipes.js";
+import { writeTruncatedModel } from "../../src/core/gguf/writeTruncatedModel.js";
 import { REAL_FIXTURES, realModelPath, type RealFixture } from "../../testkit/realModels.js";
-import { startEngine } from "./harness.js";
+import { relativeError, startEngine } from "./harness.js";
 
 /** What the engine must report for each fixture, and how its template must render a system + user turn. */
 const EXPECTED: Record<
@@ -142,6 +146,39 @@ describe.each(REAL_FIXTURES)("real-shape fixture %s", (name) => {
       expect(answer.timings.generatedTokens).toBeGreaterThan(0);
     } finally {
       await engine.request("engine/unloadModel", { modelId: info.modelId });
+    }
+  });
+
+  it("its one-block copy's feature head reads the state that copy's embedding gives", async () => {
+    const dir = await mkdtemp(join(tmpdir(), `prism-head-${name}-`));
+    const ids: string[] = [];
+    try {
+      const load = async (file: string, featureHead: boolean) => {
+        await writeTruncatedModel(paths[name], join(dir, file), 1, { featureHead });
+        const info = await engine.request("engine/loadModel", { modelPath: join(dir, file), gpu: "false", threads: 2 });
+        ids.push(info.modelId);
+        return info.modelId;
+      };
+      const plain = await load("plain.gguf", false);
+      const head = await load("head.gguf", true);
+      const { contextId } = await engine.request("engine/createContext", {
+        modelId: head,
+        contextSize: 256,
+        threads: 2,
+      });
+      for (const text of TEXTS.slice(0, 4)) {
+        const messages = [{ role: "user" as const, content: text }];
+        const expected = await engine.request("engine/embed", { modelId: plain, input: { messages } });
+        const read = await engine.request("engine/featureHead", { contextId, messages });
+        expect(read.tokens).toBe(expected.tokens);
+        expect({ text, error: relativeError(read.embedding, expected.embedding) < 0.02 }).toEqual({
+          text,
+          error: true,
+        });
+      }
+    } finally {
+      for (const modelId of ids) await engine.request("engine/unloadModel", { modelId });
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,11 +1,18 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { AppError } from "../errors.js";
+import { featureHeadFits, featureHeadTensor } from "./featureHead.js";
 import { GgufValueType, type GgufArray, type GgufValue } from "./ggufTypes.js";
 import { readGguf, requireGgufValue, type GgufFile, type GgufKvEntry } from "./readGguf.js";
 import { writeGguf, type GgufKvInput, type GgufTensorInput, type WriteGgufOptions } from "./writeGguf.js";
 
 /** Options of {@link writeTruncatedModel}. */
-export type WriteTruncatedModelOptions = WriteGgufOptions;
+export interface WriteTruncatedModelOptions extends WriteGgufOptions {
+  /**
+   * Replace the output layer by the feature head, whose logits are the last hidden state (`featureHead.ts`), where
+   * the model's width and vocabulary allow it ({@link featureHeadFits}); otherwise the output layer is kept.
+   */
+  featureHead?: boolean;
+}
 
 /** What {@link writeTruncatedModel} wrote. */
 export interface TruncatedModelInfo {
@@ -19,6 +26,8 @@ export interface TruncatedModelInfo {
   keptBlocks: number;
   /** Tensors written. */
   tensorCount: number;
+  /** Whether the output layer is the feature head. */
+  featureHead: boolean;
 }
 
 /** Bytes per read when copying tensor data: bounded memory for multi-GB tensors, few syscalls. */
@@ -79,8 +88,24 @@ export async function writeTruncatedModel(
         type: t.type,
         data: () => readRange(handle, src, src.dataOffset + t.offset, t.byteSize),
       }));
+    // token_embd is [n_embd, n_vocab] in every architecture; a tied model has no output.weight of its own.
+    const embd = src.tensors.find((t) => t.name === "token_embd.weight");
+    const featureHead =
+      !!options.featureHead && embd?.dims.length === 2 && featureHeadFits(embd.dims[0]!, embd.dims[1]!);
+    if (featureHead) {
+      const at = tensors.findIndex((t) => t.name === "output.weight");
+      if (at >= 0) tensors.splice(at, 1);
+      tensors.push(featureHeadTensor(embd.dims[0]!, embd.dims[1]!));
+    }
     const written = await writeGguf(dstPath, { kvs, tensors }, options);
-    return { path: dstPath, bytes: written.bytes, sourceBlocks, keptBlocks: keepBlocks, tensorCount: tensors.length };
+    return {
+      path: dstPath,
+      bytes: written.bytes,
+      sourceBlocks,
+      keptBlocks: keepBlocks,
+      tensorCount: tensors.length,
+      featureHead,
+    };
   } finally {
     await handle.close();
   }

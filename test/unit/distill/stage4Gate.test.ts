@@ -32,7 +32,7 @@ describe("stage 4: the gate", () => {
 
     // layer:1 features come from a one-block copy of the base, cached in the job directory
     const load = d.engine.calls.find((c) => c.method === "engine/loadModel" && c.params.modelPath !== d.basePath)!;
-    expect(basename(load.params.modelPath as string)).toMatch(/^gate-features-sha256[0-9a-f]+-L1\.gguf$/);
+    expect(basename(load.params.modelPath as string)).toMatch(/^gate-features-sha256[0-9a-f]+-L1h\.gguf$/);
     expect(load.params.pooling).toBe("last");
     const embeds = d.engine.calls.filter((c) => c.method === "engine/embed");
     expect(embeds.map((c) => c.params.input)).toEqual(d.queries.map((q) => ({ messages: studentMessages(q.query) })));

@@ -37,7 +37,7 @@ describe("writeTruncatedModel", () => {
   it("keeps the non-block tensors and blk.0 only, with block_count 1", async () => {
     const out = join(dir, "tiny-1.gguf");
     const info = await writeTruncatedModel(tinyPath, out, 1);
-    expect(info).toMatchObject({ sourceBlocks: 2, keptBlocks: 1, tensorCount: 12 });
+    expect(info).toMatchObject({ sourceBlocks: 2, keptBlocks: 1, tensorCount: 12, featureHead: false });
     const src = await readGguf(tinyPath);
     const cut = await readGguf(out);
     expect(cut.tensors.map((t) => t.name)).toEqual([
@@ -127,6 +127,44 @@ describe("writeTruncatedModel", () => {
     expect(outBytes.subarray(weird?.valueOffset, (weird?.valueOffset ?? 0) + badUtf8.length).equals(badUtf8)).toBe(
       true,
     );
+  });
+
+  it("with featureHead, replaces or adds output.weight by the Q4_0 head where the shape fits, else keeps it", async () => {
+    const src = await readGguf(tinyPath);
+    const before = await tensorBytes(src);
+    const headed = join(dir, "tiny-1h.gguf");
+    expect(await writeTruncatedModel(tinyPath, headed, 1, { featureHead: true })).toMatchObject({
+      featureHead: true,
+      tensorCount: 12,
+    });
+    const cut = await readGguf(headed);
+    const head = cut.tensors.at(-1)!;
+    expect(head).toMatchObject({ name: "output.weight", type: GgmlType.Q4_0, dims: [64, 260] });
+    expect(cut.tensors.filter((t) => t.name === "output.weight")).toHaveLength(1);
+    for (const [name, bytes] of await tensorBytes(cut)) {
+      if (name !== "output.weight") expect(bytes.equals(before.get(name)!), name).toBe(true);
+    }
+
+    // A tied model (no output.weight of its own) gets the head added.
+    const tied = join(dir, "tied.gguf");
+    await writeGguf(tied, {
+      kvs: src.kvs.map(({ key, value }) => ({ key, value })),
+      tensors: src.tensors
+        .filter((t) => t.name !== "output.weight")
+        .map((t) => ({ name: t.name, dims: t.dims, type: t.type, data: before.get(t.name)! })),
+    });
+    await writeTruncatedModel(tied, join(dir, "tied-1h.gguf"), 1, { featureHead: true });
+    expect((await readGguf(join(dir, "tied-1h.gguf"))).tensors.filter((t) => t.name === "output.weight")).toEqual([
+      expect.objectContaining({ type: GgmlType.Q4_0, dims: [64, 260] }),
+    ]);
+
+    // Width 48 cannot carry Q4_0 rows: the output layer stays as it is.
+    const narrow = join(dir, "narrow.gguf");
+    await writeSyntheticModel(narrow, { embeddingLength: 48 });
+    const kept = await writeTruncatedModel(narrow, join(dir, "narrow-1.gguf"), 1, { featureHead: true });
+    expect(kept.featureHead).toBe(false);
+    const narrowOut = (await readGguf(join(dir, "narrow-1.gguf"))).tensors.find((t) => t.name === "output.weight");
+    expect(narrowOut?.type).toBe(GgmlType.F32);
   });
 
   it("rejects block counts out of range and files without one", async () => {
