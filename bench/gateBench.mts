@@ -1,10 +1,13 @@
 /**
  * `npm run bench:gate`: the cost of the gate on the bench-size model (`BENCH_SHAPE=qwen05b`: Qwen2.5-0.5B's
- * shape, Q4_K_M or `BENCH_QUANT`) — feature (engine embedding) + MLP — with
- * `final` features (a full prompt pass) vs `layer:1` (a one-block truncated model), and each as a share of a
- * whole answer (prompt + 128 generated tokens). Alternating runs, medians, ratios.
+ * shape, Q4_K_M or `BENCH_QUANT`) — feature + MLP — with `final` features (a full prompt pass) vs `layer:1` (a
+ * one-block truncated model read through its feature head, as the product does), and each as a share of a whole
+ * answer (prompt + 128 generated tokens). The same `layer:1` feature as the one-block copy's embedding (how it was
+ * read before the feature head) is the before of that change. Alternating runs, medians, ratios.
  */
 import { mkdtempSync } from "node:fs";
+import { writeTruncatedModel } from "../src/core/gguf/writeTruncatedModel.js";
+import { studentMessages } from "../src/core/pipeline/studentPrompt.js";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { EngineProcess } from "../src/core/engine/EngineProcess.js";
@@ -57,19 +60,37 @@ const samples = Array.from({ length: 40 }, (_, i) => ({
 }));
 const gate = new Gate((await trainGate(samples, { minPerClass: 4, epochs: 1 })).weights);
 
+// The before: the one-block copy without the head, embedded (every prompt token through the output layer).
+const plainPath = join(cacheDir, "plain-L1.gguf");
+await writeTruncatedModel(modelPath, plainPath, 1);
+const plain = await engine.request("engine/loadModel", { modelPath: plainPath, gpu: "false", threads });
+const embedLayer1 = {
+  async extract(prompt: string) {
+    const started = performance.now();
+    const r = await engine.request("engine/embed", {
+      modelId: plain.modelId,
+      input: { messages: studentMessages(prompt) },
+    });
+    return { vector: r.embedding, ms: performance.now() - started };
+  },
+};
+
 await final.extract(prompts[0]!);
 await layer1.extract(prompts[0]!); // warm-up: page faults, truncated-model write and load
+await embedLayer1.extract(prompts[0]!);
 
 const tFinal: number[] = [];
 const tLayer: number[] = [];
+const tEmbed: number[] = [];
 const tMlp: number[] = [];
 const tAnswer: number[] = [];
 for (let i = 0; i < runs; i++) {
   const p = prompts[i % prompts.length]!;
-  const order = i % 2 === 0 ? [final, layer1] : [layer1, final];
+  const all = [final, layer1, embedLayer1];
+  const order = i % 2 === 0 ? all : all.reverse();
   for (const fx of order) {
     const f = await fx.extract(p);
-    (fx === final ? tFinal : tLayer).push(f.ms);
+    (fx === final ? tFinal : fx === layer1 ? tLayer : tEmbed).push(f.ms);
     const t = performance.now();
     gate.predict(f.vector);
     tMlp.push(performance.now() - t);
@@ -83,6 +104,7 @@ for (let i = 0; i < runs; i++) {
 }
 const mFinal = median(tFinal) + median(tMlp);
 const mLayer = median(tLayer) + median(tMlp);
+const mEmbed = median(tEmbed) + median(tMlp);
 const mAnswer = median(tAnswer);
 console.log(
   `machine: ${machine()}; ${shape} model ${info.layers} blocks, n_embd ${info.embeddingSize}; threads ${threads}; ${runs} alternating runs`,
@@ -92,6 +114,9 @@ console.log(
 );
 console.log(
   `gate cost, layer:1 features: ${mLayer.toFixed(1)} ms (feature ${median(tLayer).toFixed(1)} + MLP ${median(tMlp).toFixed(2)})`,
+);
+console.log(
+  `gate cost, layer:1 embedded (before the feature head): ${mEmbed.toFixed(1)} ms; head / embedded ${(mLayer / mEmbed).toFixed(3)}`,
 );
 console.log(`answer (prompt + 128 tokens): ${mAnswer.toFixed(0)} ms`);
 console.log(
@@ -106,6 +131,8 @@ await writeBenchResult("gate", {
   layer1OverFinal: mLayer / mFinal,
   gateFinalShareOfAnswer: mFinal / mAnswer,
   gateLayer1ShareOfAnswer: mLayer / mAnswer,
+  gateLayer1EmbedMs: mEmbed,
+  headOverEmbed: mLayer / mEmbed,
   answerMs: mAnswer,
   shape,
 });

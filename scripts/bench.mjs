@@ -57,6 +57,11 @@ const rows = [
     `${pct(out.gate?.gateFinalShareOfAnswer)} (final); ${out.gate?.shape ?? "bench"} model`,
   ],
   [
+    "Gate feature read through the feature head / as the embedding of the one-block copy",
+    f(out.gate?.headOverEmbed, 3),
+    `${f(out.gate?.gateLayer1Ms, 1)} ms vs ${f(out.gate?.gateLayer1EmbedMs, 1)} ms (docs/engine.md §8)`,
+  ],
+  [
     "Distillation stage 2, N sequences / 1 sequence",
     f(out.distill?.parallelSpeedup),
     `${f(out.distill?.answersPerSecondN, 3)} vs ${f(out.distill?.answersPerSecond1, 3)} answers/s (N = ${out.distill?.sequences ?? "–"}, ${out.distill?.shape ?? "bench"} model)`,
