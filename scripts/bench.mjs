@@ -74,7 +74,7 @@ const rows = [
   [
     `Whole \`quick\` distillation, ${out.distillJob?.quant ?? "–"} 0.5B shape, ${out.distillJob?.lengths ?? "–"} lengths (goal ≤ 60 min)`,
     minutes(out.distillJob?.wallSeconds),
-    `estimated ${minutes(out.distillJob?.estimatedSeconds)}; per stage actual (estimated): ` +
+    `estimated ${minutes(out.distillJob?.estimatedSeconds)} (as \`--preset quick\` shows it); per stage actual (estimated): ` +
       stageRows(out.distillJob?.stages)
         .map((r) => `${r.stage} ${minutes(r.actualSeconds)} (${minutes(r.estimatedSeconds)})`)
         .join(", "),
