@@ -96,6 +96,10 @@ export async function writeTruncatedModel(
       const at = tensors.findIndex((t) => t.name === "output.weight");
       if (at >= 0) tensors.splice(at, 1);
       tensors.push(featureHeadTensor(embd.dims[0]!, embd.dims[1]!));
+      // An output bias (phi2's, say) would add to every logit: the head's zeros must stay zero.
+      const bias = src.tensors.find((t) => t.name === "output.bias");
+      const biasAt = tensors.findIndex((t) => t.name === "output.bias");
+      if (bias && biasAt >= 0) tensors[biasAt] = { ...tensors[biasAt]!, data: new Uint8Array(bias.byteSize) };
     }
     const written = await writeGguf(dstPath, { kvs, tensors }, options);
     return {

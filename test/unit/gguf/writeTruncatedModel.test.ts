@@ -158,6 +158,21 @@ describe("writeTruncatedModel", () => {
       expect.objectContaining({ type: GgmlType.Q4_0, dims: [64, 260] }),
     ]);
 
+    // An output bias is zeroed, so the head's zero logits stay zero.
+    const biased = join(dir, "biased.gguf");
+    await writeGguf(biased, {
+      kvs: src.kvs.map(({ key, value }) => ({ key, value })),
+      tensors: [
+        ...src.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, data: before.get(t.name)! })),
+        { name: "output.bias", dims: [260], type: GgmlType.F32, data: new Float32Array(260).fill(0.5) },
+      ],
+    });
+    await writeTruncatedModel(biased, join(dir, "biased-1h.gguf"), 1, { featureHead: true });
+    const biasedCut = await readGguf(join(dir, "biased-1h.gguf"));
+    const bias = (await tensorBytes(biasedCut)).get("output.bias")!;
+    expect(bias.length).toBe(260 * 4);
+    expect(bias.every((b) => b === 0)).toBe(true);
+
     // Width 48 cannot carry Q4_0 rows: the output layer stays as it is.
     const narrow = join(dir, "narrow.gguf");
     await writeSyntheticModel(narrow, { embeddingLength: 48 });
