@@ -72,13 +72,49 @@ export const QWEN25_05B = Object.freeze({
 });
 
 /**
- * The 0.5B-shaped benchmark model (F16, ~1 GB), written once into .cache/bench (~40 s). Never downloaded:
- * speed does not depend on the weights' values.
+ * Qwen2.5-1.5B-Instruct's exact dimensions (28 blocks, width 1536, 12/2 heads of 128, FFN 8960, tied embeddings,
+ * the same vocabulary): the trainer's memory curve over model size (docs/trainer.md §12).
  */
-export async function qwen05bModelPath(): Promise<string> {
+export const QWEN25_15B = Object.freeze({
+  shape: {
+    blocks: 28,
+    embeddingLength: 1536,
+    headCount: 12,
+    headCountKv: 2,
+    headDim: 128,
+    feedForwardLength: 8960,
+    contextLength: 32_768,
+    tiedEmbeddings: true,
+  },
+  padVocabTo: 151_936,
+});
+
+/** The real-shape benchmark models by the name BENCH_SHAPE takes. */
+export const BENCH_SHAPES = Object.freeze({
+  qwen05b: { label: "Qwen2.5-0.5B shape", file: "qwen2.5-0.5b-shape", ...QWEN25_05B },
+  qwen15b: { label: "Qwen2.5-1.5B shape", file: "qwen2.5-1.5b-shape", ...QWEN25_15B },
+});
+export type BenchShape = keyof typeof BENCH_SHAPES;
+
+/** BENCH_SHAPE as a shape name, undefined when unset; any other value is an error rather than a silent default. */
+export function benchShapeFromEnv(): BenchShape | undefined {
+  const name = process.env.BENCH_SHAPE;
+  if (name === undefined || name === "") return undefined;
+  if (!Object.hasOwn(BENCH_SHAPES, name)) {
+    throw new Error(`BENCH_SHAPE=${name}: expected one of ${Object.keys(BENCH_SHAPES).join(", ")}`);
+  }
+  return name as BenchShape;
+}
+
+/**
+ * A real-shape benchmark model (F16; 0.5B ~1 GB in ~40 s, 1.5B ~3.1 GB), written once into .cache/bench. Never
+ * downloaded: speed and memory do not depend on the weights' values.
+ */
+export async function realShapeModelPath(name: BenchShape): Promise<string> {
+  const { file, shape, padVocabTo } = BENCH_SHAPES[name];
   const dir = resolve(".cache", "bench");
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `qwen2.5-0.5b-shape-f16-v${REAL_SHAPE_MODEL_VERSION}.gguf`);
+  const path = join(dir, `${file}-f16-v${REAL_SHAPE_MODEL_VERSION}.gguf`);
   if (!existsSync(path)) {
     const t = performance.now();
     const { tokenizer, tokenizerConfig } = await readHfTokenizer(tokenizerDir("qwen2"));
@@ -87,7 +123,8 @@ export async function qwen05bModelPath(): Promise<string> {
       tokenizer,
       tokenizerConfig,
       seed: 1,
-      ...QWEN25_05B,
+      shape,
+      padVocabTo,
     });
     console.log(
       `generated ${path}: ${(info.parameterCount / 1e6).toFixed(0)}M parameters in ${((performance.now() - t) / 1000).toFixed(1)} s`,
@@ -97,11 +134,11 @@ export async function qwen05bModelPath(): Promise<string> {
 }
 
 /**
- * The 0.5B-shaped benchmark model quantized to `type` (e.g. Q4_K_M, the size users download) by the bundled
+ * A real-shape benchmark model quantized to `type` (e.g. Q4_K_M, the size users download) by the bundled
  * llama-quantize (`prism-trainer quantize`), written once into .cache/bench; `F16` is the generated file itself.
  */
-export async function qwen05bQuantizedPath(type: string): Promise<string> {
-  const f16 = await qwen05bModelPath();
+export async function realShapeQuantizedPath(name: BenchShape, type: string): Promise<string> {
+  const f16 = await realShapeModelPath(name);
   if (type.toUpperCase() === "F16") return f16;
   const path = f16.replace("-f16-", `-${type.toLowerCase()}-`);
   if (!existsSync(path)) {
@@ -118,3 +155,9 @@ export async function qwen05bQuantizedPath(type: string): Promise<string> {
   }
   return path;
 }
+
+/** The 0.5B-shaped benchmark model, F16. */
+export const qwen05bModelPath = (): Promise<string> => realShapeModelPath("qwen05b");
+
+/** The 0.5B-shaped benchmark model quantized to `type`. */
+export const qwen05bQuantizedPath = (type: string): Promise<string> => realShapeQuantizedPath("qwen05b", type);

@@ -8,9 +8,10 @@
  * A training step is a forward pass plus a backward pass of about twice its cost, so 1.0 means training runs at
  * the speed the inference kernels allow. Also reports the trainer's peak RSS against the model size.
  * Env: BENCH_THREADS (default: physical cores), BENCH_STEPS (default 6), BENCH_CTX (default 256), BENCH_RANK (16).
- * BENCH_SHAPE=qwen05b trains on Qwen2.5-0.5B's exact shape instead (qwen05bModelPath: 151,936-token vocabulary, F16,
- * 994 MB) with random-token samples of 40–80 prompt and 100–200 answer tokens, window 768 by default, and records
- * peak RSS against the goal of docs/trainer.md §12 (model file + 3 GB) as `qwen05b*` figures of the trainer result.
+ * BENCH_SHAPE=qwen05b|qwen15b trains on Qwen2.5-0.5B's or -1.5B's exact shape instead (realShapeModelPath: 151,936-token
+ * vocabulary; BENCH_QUANT F16 by default, or e.g. Q4_K_M) with random-token samples of 40–80 prompt and 100–200
+ * answer tokens, window 768 by default, and records peak RSS against the goal of docs/trainer.md §12 (model file +
+ * 3 GB) as `<shape>_<quant>_w<window>_*` figures of the trainer result: one point of the memory curve per run.
  * Timings on a shared 2-core box are indicative only; rerun the baseline on the same machine when comparing.
  */
 import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
@@ -18,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BENCH_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
-import { qwen05bModelPath, writeBenchResult } from "./benchUtil.js";
+import { BENCH_SHAPES, benchShapeFromEnv, realShapeQuantizedPath, writeBenchResult } from "./benchUtil.js";
 import {
   BOS,
   EOS,
@@ -33,8 +34,10 @@ import {
 
 const threads = Number(process.env.BENCH_THREADS ?? defaultThreadCount());
 const steps = Number(process.env.BENCH_STEPS ?? 6);
-const qwen05b = process.env.BENCH_SHAPE === "qwen05b";
-const nCtx = Number(process.env.BENCH_CTX ?? (qwen05b ? 768 : 256));
+const shape = benchShapeFromEnv();
+const quant = (process.env.BENCH_QUANT ?? "F16").toUpperCase();
+/** One window, or several (`BENCH_CTX=512,768,1024`): one trainer run and one point of the memory curve each. */
+const windows = (process.env.BENCH_CTX ?? (shape ? "768" : "256")).split(",").map(Number);
 const rank = process.env.BENCH_RANK ?? "16";
 
 const median = (xs: number[]): number => {
@@ -43,7 +46,7 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-async function promptEvalTokensPerSecond(modelPath: string, tokens: number[], runs = 3): Promise<number> {
+async function promptEvalTokensPerSecond(modelPath: string, tokens: number[], nCtx: number, runs = 3): Promise<number> {
   const { getLlama } = await import("node-llama-cpp");
   const llama = await getLlama({ build: "never", gpu: false, maxThreads: threads, logLevel: "error" as never });
   try {
@@ -64,10 +67,10 @@ async function promptEvalTokensPerSecond(modelPath: string, tokens: number[], ru
   }
 }
 
-async function main(): Promise<void> {
+async function main(nCtx: number): Promise<void> {
   const dir = resolve(".cache", "bench");
   mkdirSync(dir, { recursive: true });
-  const modelPath = qwen05b ? await qwen05bModelPath() : join(dir, "bench-model.gguf");
+  const modelPath = shape ? await realShapeQuantizedPath(shape, quant) : join(dir, "bench-model.gguf");
   if (!existsSync(modelPath)) await writeSyntheticModel(modelPath, { ...BENCH_MODEL, seed: 1 });
   const modelBytes = statSync(modelPath).size;
   const bin = trainerBinary();
@@ -91,7 +94,7 @@ async function main(): Promise<void> {
     };
   });
   const work = mkdtempSync(join(tmpdir(), "prism-trainer-bench-"));
-  const data = writeJsonl(join(work, "bench.jsonl"), qwen05b ? tokenSamples : byteSamples);
+  const data = writeJsonl(join(work, "bench.jsonl"), shape ? tokenSamples : byteSamples);
   const run = await runTrainer(
     bin,
     [
@@ -130,12 +133,12 @@ async function main(): Promise<void> {
   const start = run.events[0]!;
 
   const evalTokens = Array.from({ length: nCtx }, (_, i) => 97 + ((i * 7) % 26));
-  const evalRate = await promptEvalTokensPerSecond(modelPath, evalTokens);
+  const evalRate = await promptEvalTokensPerSecond(modelPath, evalTokens, nCtx);
   const efficiency = trainRate / (evalRate / 3);
 
   const mib = (b: number) => (b / 2 ** 20).toFixed(0);
   console.log(
-    `model: ${modelPath} (${mib(modelBytes)} MiB, ${qwen05b ? "Qwen2.5-0.5B shape" : "BENCH_MODEL"}, F16), threads ${threads}, window ${nCtx}, rank ${rank}`,
+    `model: ${modelPath} (${mib(modelBytes)} MiB, ${shape ? BENCH_SHAPES[shape].label : "BENCH_MODEL"}, ${shape ? quant : "F16"}), threads ${threads}, window ${nCtx}, rank ${rank}`,
   );
   console.log(
     `trainable parameters: ${start.trainableParams}; steps: ${stepEvents.length}; trainer backend: ${start.backend}`,
@@ -146,17 +149,17 @@ async function main(): Promise<void> {
   console.log(
     `trainer peak RSS: ${mib(done.peakRssBytes as number)} MiB = ${((done.peakRssBytes as number) / modelBytes).toFixed(2)} × model file`,
   );
-  if (qwen05b) {
+  if (shape) {
     const peak = done.peakRssBytes as number;
     console.log(
       `peak RSS − model file: ${((peak - modelBytes) / 1e9).toFixed(2)} GB (goal ≤ 3 GB, docs/trainer.md §12); output rows ${start.outputRows} of ${nCtx}`,
     );
+    const key = `${shape}_${quant.toLowerCase()}_w${nCtx}`;
     await writeBenchResult("trainer", {
-      qwen05bCtx: nCtx,
-      qwen05bTrainTokPerS: trainRate,
-      qwen05bEfficiency: efficiency,
-      qwen05bPeakRssMB: peak / 1e6,
-      qwen05bPeakOverModelGB: (peak - modelBytes) / 1e9,
+      [`${key}_modelMB`]: modelBytes / 1e6,
+      [`${key}_peakRssMB`]: peak / 1e6,
+      [`${key}_trainTokPerS`]: trainRate,
+      [`${key}_efficiency`]: efficiency,
     });
     return;
   }
@@ -169,7 +172,15 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((e) => {
+async function all(): Promise<void> {
+  for (const nCtx of windows) {
+    if (!Number.isInteger(nCtx) || nCtx < 32)
+      throw new Error(`BENCH_CTX=${process.env.BENCH_CTX}: not a list of windows`);
+    await main(nCtx);
+  }
+}
+
+all().catch((e) => {
   console.error(e);
   process.exitCode = 1;
 });

@@ -40,6 +40,17 @@ const pct = (x) => (typeof x === "number" ? `${(x * 100).toFixed(2)} %` : "–")
 const minutes = (s) => (typeof s === "number" ? `${(s / 60).toFixed(1)} min` : "–");
 const mb = (b) => (typeof b === "number" && Number.isFinite(b) ? `${(b / 1e6).toFixed(0)} MB` : "–");
 const stageRows = (json) => (typeof json === "string" ? JSON.parse(json) : []);
+// The trainer's memory curve: one `<shape>_<quant>_w<window>_peakRssMB` figure per bench:trainer run on a real shape.
+const memoryCurve = (trainer = {}) =>
+  Object.keys(trainer)
+    .map((k) => /^(qwen\d+b)_(\w+?)_w(\d+)_peakRssMB$/.exec(k))
+    .filter(Boolean)
+    .sort((a, b) => a[1].localeCompare(b[1]) || a[2].localeCompare(b[2]) || Number(a[3]) - Number(b[3]))
+    .map(([k, shape, quant, w]) => {
+      const model = trainer[k.replace(/peakRssMB$/, "modelMB")];
+      return `${shape} ${quant.toUpperCase()} w${w}: ${f(trainer[k] / 1000)} GB (model ${f(model / 1000)})`;
+    })
+    .join("; ");
 const rows = [
   [
     "Engine process vs in-process decode (tok/s ratio, goal ≥ 0.97)",
@@ -121,6 +132,11 @@ const rows = [
     "Trainer efficiency: train tok/s ÷ (prompt-eval tok/s ÷ 3), goal ≥ 0.8",
     f(out.trainer?.efficiency, 3),
     `${f(out.trainer?.trainTokPerS, 0)} train tok/s`,
+  ],
+  [
+    "Trainer peak RSS by model shape and window (goal ≤ model file + 3 GB)",
+    memoryCurve(out.trainer) || "–",
+    "`BENCH_SHAPE=qwen05b|qwen15b BENCH_QUANT=… BENCH_CTX=512,768,1024 npm run bench:trainer` (docs/trainer.md §12)",
   ],
   [
     "Teacher scoring / prompt evaluation, 512-token answer, 151k vocabulary, 0.5B shape (goal ≤ 1.5)",
