@@ -29,7 +29,9 @@ for (const [name, file, when] of benches) {
 // Rows not re-measured in this run (or on this machine yet) stay as last recorded.
 const out = existsSync("bench/results.json") ? JSON.parse(readFileSync("bench/results.json", "utf8")) : {};
 for (const f of existsSync("bench/out") ? readdirSync("bench/out") : []) {
-  if (f.endsWith(".json")) out[f.replace(/\.json$/, "")] = JSON.parse(readFileSync(join("bench/out", f), "utf8"));
+  // merged figure by figure: a run that measured some of a benchmark's figures (bench:trainer on one shape) keeps the rest
+  const name = f.replace(/\.json$/, "");
+  if (f.endsWith(".json")) out[name] = { ...out[name], ...JSON.parse(readFileSync(join("bench/out", f), "utf8")) };
 }
 const activation = "test-results/vscode/activation.json";
 if (existsSync(activation)) out.activation = JSON.parse(readFileSync(activation, "utf8"));
@@ -40,17 +42,23 @@ const pct = (x) => (typeof x === "number" ? `${(x * 100).toFixed(2)} %` : "–")
 const minutes = (s) => (typeof s === "number" ? `${(s / 60).toFixed(1)} min` : "–");
 const mb = (b) => (typeof b === "number" && Number.isFinite(b) ? `${(b / 1e6).toFixed(0)} MB` : "–");
 const stageRows = (json) => (typeof json === "string" ? JSON.parse(json) : []);
-// The trainer's memory curve: one `<shape>_<quant>_w<window>_peakRssMB` figure per bench:trainer run on a real shape.
-const memoryCurve = (trainer = {}) =>
-  Object.keys(trainer)
-    .map((k) => /^(qwen\d+b)_(\w+?)_w(\d+)_peakRssMB$/.exec(k))
-    .filter(Boolean)
-    .sort((a, b) => a[1].localeCompare(b[1]) || a[2].localeCompare(b[2]) || Number(a[3]) - Number(b[3]))
-    .map(([k, shape, quant, w]) => {
-      const model = trainer[k.replace(/peakRssMB$/, "modelMB")];
-      return `${shape} ${quant.toUpperCase()} w${w}: ${f(trainer[k] / 1000)} GB (model ${f(model / 1000)})`;
+// The trainer's memory curve: one `<shape>_<quant>_w<window>_peakRssMB` figure per bench:trainer run on a real shape,
+// shown per shape and quantization as `qwen15b Q4_K_M (model 0.99 GB) w512 / w768: 4.12 / 5.65 GB`.
+const memoryCurve = (trainer = {}) => {
+  const groups = new Map();
+  for (const k of Object.keys(trainer).sort()) {
+    const m = /^(qwen\d+b)_(\w+?)_w(\d+)_peakRssMB$/.exec(k);
+    if (!m) continue;
+    const key = `${m[1]} ${m[2].toUpperCase()} (model ${f(trainer[k.replace(/peakRssMB$/, "modelMB")] / 1000)} GB)`;
+    groups.set(key, [...(groups.get(key) ?? []), [Number(m[3]), trainer[k] / 1000]]);
+  }
+  return [...groups]
+    .map(([key, points]) => {
+      points.sort((a, b) => a[0] - b[0]);
+      return `${key} ${points.map(([w]) => `w${w}`).join(" / ")}: ${points.map(([, gb]) => f(gb)).join(" / ")} GB`;
     })
     .join("; ");
+};
 const rows = [
   [
     "Engine process vs in-process decode (tok/s ratio, goal ≥ 0.97)",
@@ -136,7 +144,7 @@ const rows = [
   [
     "Trainer peak RSS by model shape and window (goal ≤ model file + 3 GB)",
     memoryCurve(out.trainer) || "–",
-    "`BENCH_SHAPE=qwen05b|qwen15b BENCH_QUANT=… BENCH_CTX=512,768,1024 npm run bench:trainer` (docs/trainer.md §12)",
+    "`BENCH_SHAPE=qwen15b BENCH_QUANT=Q4_K_M BENCH_CTX=512,768,1024 npm run bench:trainer` (or qwen05b; docs/trainer.md §12)",
   ],
   [
     "Teacher scoring / prompt evaluation, 512-token answer, 151k vocabulary, 0.5B shape (goal ≤ 1.5)",
