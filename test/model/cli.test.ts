@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixtures } from "./harness.js";
@@ -93,11 +93,18 @@ describe("prism CLI", () => {
     for (const rate of ["promptTokensPerSecond", "generatedTokensPerSecond", "trainTokensPerSecond"])
       expect(e.rates[rate]).toBeGreaterThan(0);
     expect(e.totalSeconds).toBeGreaterThan(0);
+    // stage 5's memory at quick's 512-token window: the model file and more, against this machine's memory
+    expect(e.memory.window).toBe(512);
+    expect(e.memory.trainerPeakBytes).toBeGreaterThan(statSync(fixtures.tiny).size);
+    expect(e.memory.machineBytes).toBe(totalmem());
     expect(existsSync(`${out}.job`)).toBe(false);
     const text = prism(...args, "--preset", "paper", "--queries-per-persona", "2", "--estimate");
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^stage 1 queries: 24 items, .* tokens, ~\d+ (s|min)$/m);
     expect(text.stdout).toMatch(/^total ~.* on this machine$/m);
+    expect(text.stdout).toMatch(
+      /^LoRA trainer: up to ~[\d.]+ GB of memory at a 768-token window \(this machine has [\d.]+ GB\)$/m,
+    );
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -189,8 +189,8 @@ export const distillCommand = cliCommand(
       const estimate = await prepared.estimate(ctx.signal);
       ctx.stdout.write(
         v.json
-          ? `${JSON.stringify({ preset: v.preset, rates: estimate.rates, ...estimate.cost }, null, 2)}\n`
-          : `${formatDistillCost(estimate.cost, estimate.rates).join("\n")}\n`,
+          ? `${JSON.stringify({ preset: v.preset, rates: estimate.rates, memory: estimate.memory, ...estimate.cost }, null, 2)}\n`
+          : `${formatDistillCost(estimate.cost, estimate.rates, estimate.memory).join("\n")}\n`,
       );
       return;
     }
@@ -200,7 +200,7 @@ export const distillCommand = cliCommand(
     let estimate: DistillEstimate | undefined;
     if (!existsSync(join(prepared.jobDir, "cost.json"))) {
       estimate = await prepared.estimate(ctx.signal);
-      ctx.stderr.write(`estimate: ${formatDistillCost(estimate.cost, estimate.rates).join("\n  ")}\n`);
+      ctx.stderr.write(`estimate: ${formatDistillCost(estimate.cost, estimate.rates, estimate.memory).join("\n  ")}\n`);
     }
     await runDistillJob(prepared, ctx, v.json, estimate);
   },

@@ -143,7 +143,7 @@ export async function startDistillation(
 async function confirmEstimate(name: string, estimate: DistillEstimate): Promise<boolean> {
   const choice = await vscode.window.showInformationMessage(
     `Distil "${name}": about ${formatDuration(estimate.cost.totalSeconds)} on this machine.`,
-    { modal: true, detail: formatDistillCost(estimate.cost, estimate.rates).join("\n") },
+    { modal: true, detail: formatDistillCost(estimate.cost, estimate.rates, estimate.memory).join("\n") },
     "Start",
   );
   return choice === "Start";

@@ -237,7 +237,8 @@ describe("DistillJob with an estimate", () => {
       featurePassFraction: 0.5,
     };
     const cost = estimateDistillCost(d.settings, context);
-    return { cost, context, rates: { ...context.rates, tokensPerChar: 0.25, ms: 1 } };
+    const memory = { trainerPeakBytes: 1e9, window: d.settings.lora.contextSize, machineBytes: 8e9 };
+    return { cost, context, rates: { ...context.rates, tokensPerChar: 0.25, ms: 1 }, memory };
   }
 
   it("gives every running snapshot the job's ETA, reaching 0 when done, and reports estimated vs actual per stage", async () => {
