@@ -61,37 +61,15 @@ describe("countTrainableParameters", () => {
 describe("estimateTrainerPeakBytes", () => {
   // Peak RSS measured by `bench:trainer` (Q4_K_M files, 3 steps, sft; docs/trainer.md §12), with the output rows
   // the trainer reported for the window.
+  const s05: TrainerShape = { ...Q05, fileBytes: 397_805_440, firstBlock: 1, trainableParameters: 8_431_616 };
+  const s15: TrainerShape = { ...Q15, fileBytes: 986_046_016, firstBlock: 1, trainableParameters: 17_805_312 };
   const measured: [string, TrainerShape, number, number, number][] = [
-    ["0.5B w512", { ...Q05, fileBytes: 397_805_440, firstBlock: 1, trainableParameters: 8_431_616 }, 512, 385, 2_208e6],
-    ["0.5B w768", { ...Q05, fileBytes: 397_805_440, firstBlock: 1, trainableParameters: 8_431_616 }, 768, 528, 3_201e6],
-    [
-      "0.5B w1024",
-      { ...Q05, fileBytes: 397_805_440, firstBlock: 1, trainableParameters: 8_431_616 },
-      1024,
-      745,
-      4_411e6,
-    ],
-    [
-      "1.5B w512",
-      { ...Q15, fileBytes: 986_046_016, firstBlock: 1, trainableParameters: 17_805_312 },
-      512,
-      385,
-      4_124e6,
-    ],
-    [
-      "1.5B w768",
-      { ...Q15, fileBytes: 986_046_016, firstBlock: 1, trainableParameters: 17_805_312 },
-      768,
-      528,
-      5_653e6,
-    ],
-    [
-      "1.5B w1024",
-      { ...Q15, fileBytes: 986_046_016, firstBlock: 1, trainableParameters: 17_805_312 },
-      1024,
-      745,
-      7_411e6,
-    ],
+    ["0.5B w512", s05, 512, 385, 2_208e6],
+    ["0.5B w768", s05, 768, 528, 3_201e6],
+    ["0.5B w1024", s05, 1024, 745, 4_411e6],
+    ["1.5B w512", s15, 512, 385, 4_124e6],
+    ["1.5B w768", s15, 768, 528, 5_653e6],
+    ["1.5B w1024", s15, 1024, 745, 7_411e6],
   ];
   it.each(measured)("%s: within 0 … +5 %% of the measured peak", (_name, shape, window, rows, peak) => {
     const estimate = estimateTrainerPeakBytes(shape, window, rows);
@@ -100,7 +78,7 @@ describe("estimateTrainerPeakBytes", () => {
   });
 
   it("is an upper bound without the output rows, grows with the window and drops with protected blocks", () => {
-    const shape = measured[1]![1];
+    const shape = s05;
     expect(estimateTrainerPeakBytes(shape, 768)).toBeGreaterThan(estimateTrainerPeakBytes(shape, 768, 528));
     expect(estimateTrainerPeakBytes(shape, 1024)).toBeGreaterThan(estimateTrainerPeakBytes(shape, 768));
     expect(estimateTrainerPeakBytes({ ...shape, firstBlock: 12 }, 768)).toBeLessThan(
