@@ -14,12 +14,17 @@
  * 3 GB) as `<shape>_<quant>_w<window>_*` figures of the trainer result: one point of the memory curve per run.
  * Timings on a shared 2-core box are indicative only; rerun the baseline on the same machine when comparing.
  */
-import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { BENCH_MODEL, writeSyntheticModel } from "../src/core/gguf/syntheticModel.js";
+import { join } from "node:path";
 import { defaultThreadCount } from "../src/core/util/defaultThreadCount.js";
-import { BENCH_SHAPES, benchShapeFromEnv, realShapeQuantizedPath, writeBenchResult } from "./benchUtil.js";
+import {
+  BENCH_SHAPES,
+  benchModelPath,
+  benchShapeFromEnv,
+  realShapeQuantizedPath,
+  writeBenchResult,
+} from "./benchUtil.js";
 import {
   BOS,
   EOS,
@@ -68,10 +73,7 @@ async function promptEvalTokensPerSecond(modelPath: string, tokens: number[], nC
 }
 
 async function main(nCtx: number): Promise<void> {
-  const dir = resolve(".cache", "bench");
-  mkdirSync(dir, { recursive: true });
-  const modelPath = shape ? await realShapeQuantizedPath(shape, quant) : join(dir, "bench-model.gguf");
-  if (!existsSync(modelPath)) await writeSyntheticModel(modelPath, { ...BENCH_MODEL, seed: 1 });
+  const modelPath = shape ? await realShapeQuantizedPath(shape, quant) : await benchModelPath();
   const modelBytes = statSync(modelPath).size;
   const bin = trainerBinary();
 
